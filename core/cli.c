@@ -1,0 +1,624 @@
+/* cli.c: the cxhost command: arguments, help, and one function per command.
+ * Exit status: 0 done, 1 failed (the message says why), 2 wrong usage. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <lua.h>
+#include <lauxlib.h>
+#include "embedded.h"
+#include "cxhost/buf.h"
+#include "cxhost/cli.h"
+#include "cxhost/ingest.h"
+#include "cxhost/progress.h"
+#include "cxhost/reader.h"
+#include "cxhost/session.h"
+#include "cxhost/utc.h"
+#include "cxhost/workspace.h"
+
+#ifndef CXHOST_VERSION
+#define CXHOST_VERSION "0"
+#endif
+
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+/* What the command line said, after the command's name. */
+struct args {
+    const char *home;
+    const char *client;
+    const char *format;
+    const char *skip_bad;
+    const char *as_of;
+    int yes;
+    int no_progress;
+    int help;
+    int npositional;
+    const char *positional[64];
+};
+
+struct command {
+    const char *name;
+    int (*run)(struct args *a);
+    const char *usage;
+    const char *help;
+};
+
+static const struct command *find_command(const char *name);
+
+static void print_error(const char *text)
+{
+    fprintf(stderr, "cxhost: %s\n", text);
+}
+
+/* "12,345" */
+static const char *grouped(long long n, char out[32])
+{
+    char digits[32];
+    int len = snprintf(digits, sizeof digits, "%lld", n < 0 ? -n : n), j = 0;
+    if (n < 0)
+        out[j++] = '-';
+    for (int i = 0; i < len; i++) {
+        if (i && (len - i) % 3 == 0)
+            out[j++] = ',';
+        out[j++] = digits[i];
+    }
+    out[j] = '\0';
+    return out;
+}
+
+static int need_client(struct args *a, const char *command)
+{
+    if (a->client)
+        return 0;
+    fprintf(stderr, "cxhost %s: which client? give --client NAME (see cxhost %s --help)\n", command, command);
+    return -1;
+}
+
+static int open_session(struct args *a, session **s)
+{
+    cx_error err;
+    if (session_open(workspace_home(a->home), a->client, s, &err) < 0) {
+        print_error(err.text);
+        return -1;
+    }
+    return 0;
+}
+
+/* --- client ---------------------------------------------------------------------- */
+
+static void print_line(void *ud, const char *name)
+{
+    (void)ud;
+    printf("%s\n", name);
+}
+
+static int cmd_client(struct args *a)
+{
+    const char *home = workspace_home(a->home);
+    const char *verb = a->npositional > 0 ? a->positional[0] : NULL;
+    cx_error err;
+    if (verb && strcmp(verb, "list") == 0 && a->npositional == 1) {
+        if (workspace_client_list(home, print_line, NULL, &err) < 0) {
+            print_error(err.text);
+            return EXIT_FAILED;
+        }
+        return EXIT_OK;
+    }
+    if (verb && strcmp(verb, "add") == 0 && a->npositional == 2) {
+        if (workspace_client_add(home, a->positional[1], &err) < 0) {
+            print_error(err.text);
+            return EXIT_FAILED;
+        }
+        printf("client '%s' added: %s/clients/%s\n", a->positional[1], home, a->positional[1]);
+        return EXIT_OK;
+    }
+    if (verb && strcmp(verb, "remove") == 0 && a->npositional == 2) {
+        if (!a->yes) {
+            fprintf(stderr, "cxhost client remove: this deletes %s/clients/%s and all its data; "
+                            "add --yes to confirm\n", home, a->positional[1]);
+            return EXIT_USAGE;
+        }
+        if (workspace_client_remove(home, a->positional[1], &err) < 0) {
+            print_error(err.text);
+            return EXIT_FAILED;
+        }
+        printf("client '%s' removed\n", a->positional[1]);
+        return EXIT_OK;
+    }
+    fprintf(stderr, "usage: %s\n", find_command("client")->usage);
+    return EXIT_USAGE;
+}
+
+/* --- import ----------------------------------------------------------------------- */
+
+static int choose_format(const char *file, const char *flag, reader_format *fmt)
+{
+    if (flag) {
+        if (reader_format_from_name(flag, fmt) == 0)
+            return 0;
+        fprintf(stderr, "cxhost import: unknown format '%s' (csv, ndjson or cdnow)\n", flag);
+        return -1;
+    }
+    const char *base = strrchr(file, '/');
+    base = base ? base + 1 : file;
+    if (strncmp(base, "CDNOW", 5) == 0) {
+        *fmt = READER_CDNOW;
+        return 0;
+    }
+    if (strcmp(file, "-") != 0 && reader_format_guess(file, fmt) == 0)
+        return 0;
+    fprintf(stderr, "cxhost import: cannot tell the format of %s; give --format csv|ndjson|cdnow\n", file);
+    return -1;
+}
+
+static int cmd_import(struct args *a)
+{
+    if (need_client(a, "import") < 0)
+        return EXIT_USAGE;
+    if (a->npositional != 1) {
+        fprintf(stderr, "usage: %s\n", find_command("import")->usage);
+        return EXIT_USAGE;
+    }
+    const char *file = a->positional[0];
+    reader_format fmt;
+    if (choose_format(file, a->format, &fmt) < 0)
+        return EXIT_USAGE;
+
+    int is_stdin = strcmp(file, "-") == 0;
+    FILE *in = is_stdin ? stdin : fopen(file, "rb");
+    if (!in) {
+        fprintf(stderr, "cxhost: %s: cannot open it\n", file);
+        return EXIT_FAILED;
+    }
+    struct stat st;
+    uint64_t size = (!is_stdin && fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode)) ? (uint64_t)st.st_size : 0;
+
+    session *s = NULL;
+    FILE *rejects = NULL;
+    reader *r = NULL;
+    int status = EXIT_FAILED;
+    cx_error err;
+    if (open_session(a, &s) < 0)
+        goto done;
+    if (a->skip_bad && !(rejects = fopen(a->skip_bad, "w"))) {
+        fprintf(stderr, "cxhost: %s: cannot write the rejected lines there\n", a->skip_bad);
+        goto done;
+    }
+    if (!(r = reader_open(in, is_stdin ? "<stdin>" : file, fmt, &err))) {
+        print_error(err.text);
+        goto done;
+    }
+    ingest_options opts = {rejects, !a->no_progress && progress_wanted(), size};
+    ingest_stats stats;
+    if (ingest_file(s, r, is_stdin ? "<stdin>" : file, reader_format_name(fmt), &opts, &stats, &err) < 0) {
+        print_error(err.text);
+        fprintf(stderr, "cxhost: the import was taken back; nothing was written to client '%s'\n", a->client);
+        goto done;
+    }
+    char n1[32], n2[32], n3[32], n4[32];
+    printf("imported %s new events from %s into '%s' (%s already there, %s rejected) in %.1f s",
+           grouped(stats.inserted, n1), is_stdin ? "<stdin>" : file, a->client, grouped(stats.duplicates, n2),
+           grouped(stats.rejected, n3), stats.seconds);
+    if (stats.seconds > 0.05)
+        printf(", %s records/s", grouped((long long)((double)stats.records / stats.seconds), n4));
+    printf("\n");
+    if (stats.rejected)
+        printf("rejected lines, with the reason for each: %s\n", a->skip_bad);
+    status = EXIT_OK;
+done:
+    reader_close(r);
+    if (rejects)
+        fclose(rejects);
+    if (!is_stdin)
+        fclose(in);
+    session_close(s);
+    return status;
+}
+
+/* --- eval, run, report ---------------------------------------------------------------- */
+
+/* Prints the values on the stack above base: strings as they are, others
+ * rendered readably. [-0, +0, m] */
+static void print_results(lua_State *L, int base)
+{
+    int top = lua_gettop(L);
+    for (int i = base + 1; i <= top; i++) {
+        if (lua_type(L, i) == LUA_TSTRING) {
+            size_t len;
+            const char *s = lua_tolstring(L, i, &len);
+            fwrite(s, 1, len, stdout);
+            fputc('\n', stdout);
+        } else {
+            buf out = BUF_INIT;
+            luahost_describe(L, i, 8, &out);
+            printf("%s\n", buf_str(&out));
+            buf_free(&out);
+        }
+    }
+}
+
+/* Runs text as a script of session s with the given arguments in `arg`,
+ * printing what it returns when print_returns. */
+static int run_chunk(session *s, const char *text, size_t len, const char *chunkname, const char *what,
+                     int try_expression, int nargs, char **args, int print_returns)
+{
+    luahost *h = session_lua(s);
+    lua_State *L = luahost_state(h);
+    cx_error err;
+    int base = lua_gettop(L);
+    luahost_push_sandbox(h, "script");                       /* [env] */
+    lua_createtable(L, nargs, 0);
+    for (int i = 0; i < nargs; i++) {
+        lua_pushstring(L, args[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "arg");
+    int loaded = -1;
+    if (try_expression) {
+        /* As lua.c does: first as an expression, so `cx.customer("1")` prints. */
+        buf expr = BUF_INIT;
+        buf_printf(&expr, "return %.*s;", (int)len, text);
+        loaded = luahost_load(h, buf_str(&expr), expr.len, chunkname, -1, &err);
+        buf_free(&expr);
+    }
+    if (loaded < 0 && luahost_load(h, text, len, chunkname, -1, &err) < 0) {
+        print_error(err.text);
+        lua_settop(L, base);
+        return EXIT_FAILED;
+    }                                                        /* [env, fn] */
+    if (luahost_call(h, 0, LUA_MULTRET, what, &err) < 0) {
+        print_error(err.text);
+        lua_settop(L, base);
+        return EXIT_FAILED;
+    }                                                        /* [env, results...] */
+    if (print_returns)
+        print_results(L, base + 1);
+    lua_settop(L, base);
+    fflush(stdout);
+    return EXIT_OK;
+}
+
+static int cmd_eval(struct args *a)
+{
+    if (need_client(a, "eval") < 0)
+        return EXIT_USAGE;
+    if (a->npositional != 1) {
+        fprintf(stderr, "usage: %s\n", find_command("eval")->usage);
+        return EXIT_USAGE;
+    }
+    session *s;
+    if (open_session(a, &s) < 0)
+        return EXIT_FAILED;
+    const char *chunk = a->positional[0];
+    int status = run_chunk(s, chunk, strlen(chunk), "=(eval)", "eval", 1, 0, NULL, 1);
+    session_close(s);
+    return status;
+}
+
+static int read_whole_file(const char *path, buf *out)
+{
+    FILE *f = fopen(path, "rb");
+    char block[8192];
+    size_t n;
+    if (!f)
+        return -1;
+    while ((n = fread(block, 1, sizeof block, f)) > 0)
+        buf_add(out, block, n);
+    int bad = ferror(f);
+    fclose(f);
+    return bad ? -1 : 0;
+}
+
+static int cmd_run(struct args *a)
+{
+    if (need_client(a, "run") < 0)
+        return EXIT_USAGE;
+    if (a->npositional < 1) {
+        fprintf(stderr, "usage: %s\n", find_command("run")->usage);
+        return EXIT_USAGE;
+    }
+    const char *path = a->positional[0];
+    buf text = BUF_INIT, chunkname = BUF_INIT, what = BUF_INIT;
+    if (read_whole_file(path, &text) < 0) {
+        fprintf(stderr, "cxhost: %s: cannot read it\n", path);
+        buf_free(&text);
+        return EXIT_FAILED;
+    }
+    session *s;
+    if (open_session(a, &s) < 0) {
+        buf_free(&text);
+        return EXIT_FAILED;
+    }
+    buf_printf(&chunkname, "@%s", path);
+    buf_printf(&what, "script %s", path);
+    int status = run_chunk(s, buf_str(&text), text.len, chunkname.data, what.data, 0,
+                           a->npositional - 1, (char **)a->positional + 1, 1);
+    session_close(s);
+    buf_free(&text);
+    buf_free(&chunkname);
+    buf_free(&what);
+    return status;
+}
+
+static const struct embedded_file *find_report(const char *name)
+{
+    for (const struct embedded_file *f = embedded_files; f->path; f++) {
+        if (f->kind != EMBEDDED_REPORT)
+            continue;
+        const char *base = strrchr(f->path, '/');
+        base = base ? base + 1 : f->path;
+        size_t len = strlen(name);
+        if (strncmp(base, name, len) == 0 && strcmp(base + len, ".lua") == 0)
+            return f;
+    }
+    return NULL;
+}
+
+static int cmd_report(struct args *a)
+{
+    if (a->npositional < 1) {
+        fprintf(stderr, "usage: %s\n", find_command("report")->usage);
+        return EXIT_USAGE;
+    }
+    const struct embedded_file *f = find_report(a->positional[0]);
+    if (!f) {
+        fprintf(stderr, "cxhost report: no report named '%s' (reports:", a->positional[0]);
+        for (const struct embedded_file *e = embedded_files; e->path; e++)
+            if (e->kind == EMBEDDED_REPORT) {
+                const char *base = strrchr(e->path, '/');
+                fprintf(stderr, " %.*s", (int)strlen(base + 1) - 4, base + 1);
+            }
+        fprintf(stderr, ")\n");
+        return EXIT_USAGE;
+    }
+    if (need_client(a, "report") < 0)
+        return EXIT_USAGE;
+    session *s;
+    if (open_session(a, &s) < 0)
+        return EXIT_FAILED;
+    buf chunkname = BUF_INIT, what = BUF_INIT;
+    buf_printf(&chunkname, "@%s", f->path);
+    buf_printf(&what, "report %s", a->positional[0]);
+    int status = run_chunk(s, f->text, f->size, chunkname.data, what.data, 0, a->npositional - 1,
+                           (char **)a->positional + 1, 1);
+    buf_free(&chunkname);
+    buf_free(&what);
+    session_close(s);
+    return status;
+}
+
+/* --- plugins, refresh --------------------------------------------------------------------- */
+
+static int cmd_plugins(struct args *a)
+{
+    if (need_client(a, "plugins") < 0)
+        return EXIT_USAGE;
+    session *s;
+    if (open_session(a, &s) < 0)
+        return EXIT_FAILED;
+    plugin_set *ps = session_plugins(s);
+    printf("%-14s %-10s %-9s %5s  %s\n", "name", "version", "origin", "order", "file");
+    for (int i = 0; i < plugin_count(ps); i++) {
+        plugin_info info;
+        plugin_get_info(ps, i, &info);
+        printf("%-14s %-10s %-9s %5d  %s%s\n", info.name, info.version, info.origin, info.order, info.path,
+               info.replaces_builtin ? "  (replaces the built-in)" : "");
+    }
+    session_close(s);
+    return EXIT_OK;
+}
+
+static int cmd_refresh(struct args *a)
+{
+    if (need_client(a, "refresh") < 0)
+        return EXIT_USAGE;
+    int64_t as_of = 0;
+    const char *why = NULL;
+    if (a->as_of && utc_parse(a->as_of, strlen(a->as_of), &as_of, &why) < 0) {
+        fprintf(stderr, "cxhost refresh: --as-of '%s' is not a valid time (%s)\n", a->as_of, why);
+        return EXIT_USAGE;
+    }
+    session *s;
+    if (open_session(a, &s) < 0)
+        return EXIT_FAILED;
+    store *st = session_store(s);
+    cx_error err;
+    int status = EXIT_OK;
+    if (!as_of && store_latest_event_at(st, &as_of, &err) < 0)
+        status = EXIT_FAILED;
+    if (status == EXIT_OK && (store_begin(st, &err) < 0 || ingest_refresh(s, as_of, &err) < 0 ||
+                              store_commit(st, &err) < 0)) {
+        store_rollback(st);
+        status = EXIT_FAILED;
+    }
+    if (status == EXIT_OK) {
+        char date[UTC_TEXT_SIZE];
+        utc_format(as_of, date);
+        printf("refreshed '%s' as of %s\n", a->client, as_of ? date : "(no events yet)");
+    } else {
+        print_error(err.text);
+    }
+    session_close(s);
+    return status;
+}
+
+/* --- help ------------------------------------------------------------------------------------- */
+
+static int cmd_help(struct args *a);
+static int cmd_version(struct args *a)
+{
+    (void)a;
+    printf("cxhost %s (Lua %s.%s, schema %d)\n", CXHOST_VERSION, LUA_VERSION_MAJOR, LUA_VERSION_MINOR,
+           STORE_SCHEMA_VERSION);
+    return EXIT_OK;
+}
+
+static const struct command commands[] = {
+    {"client", cmd_client, "cxhost client add NAME | list | remove NAME --yes",
+     "Manages the clients of the workspace. Each client is a folder,\n"
+     "HOME/clients/NAME, holding its store (store.db), its own plugins\n"
+     "(plugins/) and its settings (config.lua). Names: letters, digits, '.', '-', '_'.\n"
+     "  add NAME          create the client and an empty store\n"
+     "  list              the clients, one per line\n"
+     "  remove NAME --yes delete the client's folder and all its data\n"},
+    {"import", cmd_import, "cxhost import --client NAME [--format csv|ndjson|cdnow] [--skip-bad FILE] FILE",
+     "Imports events from FILE (- for standard input) through the plugins, in\n"
+     "one transaction: on the first bad line or failing plugin nothing is written\n"
+     "and the error names the file, line and field. Events already stored (same id)\n"
+     "are skipped, so importing a file twice adds nothing.\n"
+     "  --format F       csv, ndjson or cdnow (default: from the file's name)\n"
+     "  --skip-bad FILE  write bad lines to FILE (LINE<TAB>REASON<TAB>TEXT) and import the rest\n"
+     "  --no-progress    no progress bar (there is none anyway unless on a terminal)\n"},
+    {"eval", cmd_eval, "cxhost eval --client NAME 'LUA CODE'",
+     "Runs a piece of Lua with cx loaded, in the plugin sandbox, and prints what\n"
+     "it returns. An expression needs no 'return': cxhost eval --client acme 'cx.customer(\"42\")'\n"},
+    {"run", cmd_run, "cxhost run --client NAME SCRIPT.lua [ARGS...]",
+     "Runs a Lua script file with cx loaded, in the plugin sandbox. Its arguments\n"
+     "are in the table `arg`. What it returns is printed.\n"},
+    {"plugins", cmd_plugins, "cxhost plugins --client NAME",
+     "Lists the client's loaded plugins in the order they run, with version and\n"
+     "origin (built-in, or the client's own from HOME/clients/NAME/plugins/).\n"},
+    {"refresh", cmd_refresh, "cxhost refresh --client NAME [--as-of DATE]",
+     "Runs every plugin's on_refresh hook, which updates what changes with time\n"
+     "alone (a customer becoming lapsed). DATE defaults to the latest event's time.\n"
+     "Imports do this by themselves at the end.\n"},
+    {"report", cmd_report, "cxhost report REPORT --client NAME",
+     "Prints a report on the client's data. Reports: summary (customers, events,\n"
+     "revenue, lifecycle stages, best customers).\n"},
+    {"version", cmd_version, "cxhost version", "Prints the version of cxhost, Lua and the store schema.\n"},
+    {"help", cmd_help, "cxhost help [COMMAND]", "Prints help on cxhost or on one command.\n"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const struct command *find_command(const char *name)
+{
+    for (const struct command *c = commands; c->name; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+static void print_overview(FILE *out)
+{
+    fprintf(out,
+            "cxhost: a customer-experience scripting host (SQLite store, Lua plugins)\n\n"
+            "usage: cxhost [--home DIR] COMMAND [OPTIONS]\n\n"
+            "commands:\n");
+    for (const struct command *c = commands; c->name; c++)
+        fprintf(out, "  %s\n", c->usage);
+    fprintf(out,
+            "\n--home DIR is the workspace folder (default: $CXHOST_HOME, else ./cxhome).\n"
+            "cxhost COMMAND --help tells more about one command.\n");
+}
+
+static void print_command_help(const struct command *c)
+{
+    printf("usage: %s\n\n%s", c->usage, c->help);
+    printf("\n--home DIR is the workspace folder (default: $CXHOST_HOME, else ./cxhome).\n");
+}
+
+static int cmd_help(struct args *a)
+{
+    if (a->npositional == 0) {
+        print_overview(stdout);
+        return EXIT_OK;
+    }
+    const struct command *c = find_command(a->positional[0]);
+    if (!c) {
+        fprintf(stderr, "cxhost: no command '%s'\n", a->positional[0]);
+        return EXIT_USAGE;
+    }
+    print_command_help(c);
+    return EXIT_OK;
+}
+
+/* --- arguments ---------------------------------------------------------------------------------- */
+
+static int option_value(int argc, char **argv, int *i, const char **out)
+{
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "cxhost: %s needs a value\n", argv[*i]);
+        return -1;
+    }
+    *out = argv[++*i];
+    return 0;
+}
+
+static int parse_args(const char *command, int argc, char **argv, struct args *a)
+{
+    int is_run = strcmp(command, "run") == 0;
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        int rc = 0;
+        if (is_run && a->npositional >= 1) {
+            /* Everything after the script belongs to the script. */
+            a->positional[a->npositional++] = arg;
+            if (a->npositional == (int)(sizeof a->positional / sizeof a->positional[0]))
+                break;
+            continue;
+        }
+        if (strcmp(arg, "--home") == 0)
+            rc = option_value(argc, argv, &i, &a->home);
+        else if (strcmp(arg, "--client") == 0 || strcmp(arg, "-c") == 0)
+            rc = option_value(argc, argv, &i, &a->client);
+        else if (strcmp(arg, "--format") == 0)
+            rc = option_value(argc, argv, &i, &a->format);
+        else if (strcmp(arg, "--skip-bad") == 0)
+            rc = option_value(argc, argv, &i, &a->skip_bad);
+        else if (strcmp(arg, "--as-of") == 0)
+            rc = option_value(argc, argv, &i, &a->as_of);
+        else if (strcmp(arg, "--yes") == 0)
+            a->yes = 1;
+        else if (strcmp(arg, "--no-progress") == 0)
+            a->no_progress = 1;
+        else if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
+            a->help = 1;
+        else if (arg[0] == '-' && arg[1] == '-') {
+            fprintf(stderr, "cxhost %s: unknown option %s (see cxhost %s --help)\n", command, arg, command);
+            return -1;
+        } else if (a->npositional < (int)(sizeof a->positional / sizeof a->positional[0]))
+            a->positional[a->npositional++] = arg;
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int cli_main(int argc, char **argv)
+{
+    struct args a;
+    memset(&a, 0, sizeof a);
+    int i = 1;
+    /* Global options may come before the command. */
+    while (i < argc && argv[i][0] == '-') {
+        if (strcmp(argv[i], "--home") == 0 && i + 1 < argc) {
+            a.home = argv[i + 1];
+            i += 2;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            print_overview(stdout);
+            return EXIT_OK;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            return cmd_version(&a);
+        } else {
+            fprintf(stderr, "cxhost: unknown option %s\n", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (i >= argc) {
+        print_overview(stderr);
+        return EXIT_USAGE;
+    }
+    const struct command *c = find_command(argv[i]);
+    if (!c) {
+        fprintf(stderr, "cxhost: no command '%s' (see cxhost --help)\n", argv[i]);
+        return EXIT_USAGE;
+    }
+    if (parse_args(c->name, argc - i - 1, argv + i + 1, &a) < 0)
+        return EXIT_USAGE;
+    if (a.help) {
+        print_command_help(c);
+        return EXIT_OK;
+    }
+    return c->run(&a);
+}

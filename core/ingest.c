@@ -1,0 +1,98 @@
+/* ingest.c: events through the plugins into the store; see ingest.h. */
+#include <stdio.h>
+#include <string.h>
+#include <uv.h>
+#include "cxhost/ingest.h"
+#include "cxhost/progress.h"
+
+int ingest_event(session *s, const cx_event *ev, store_id import_id, cx_error *err)
+{
+    store *st = session_store(s);
+    store_id customer = 0, touchpoint = 0, event_id = 0;
+    if (store_savepoint(st, err) < 0)
+        return -1;
+    if ((ev->customer && store_customer_ensure(st, ev->customer, ev->at, &customer, err) < 0) ||
+        (ev->touchpoint && store_touchpoint_ensure(st, ev->touchpoint, &touchpoint, err) < 0))
+        goto fail;
+    int inserted = store_event_insert(st, ev, customer, touchpoint, import_id, &event_id, err);
+    if (inserted < 0)
+        goto fail;
+    if (inserted && plugin_handle_event(session_plugins(s), ev, event_id, err) < 0)
+        goto fail;
+    if (store_release(st, err) < 0)
+        goto fail;
+    return inserted;
+fail:
+    store_rollback_savepoint(st);
+    return -1;
+}
+
+int ingest_refresh(session *s, int64_t as_of, cx_error *err)
+{
+    if (!as_of && store_latest_event_at(session_store(s), &as_of, err) < 0)
+        return -1;
+    if (!as_of)
+        return 0;   /* an empty store has nothing to refresh */
+    return plugin_refresh(session_plugins(s), as_of, err);
+}
+
+/* One bad line under --skip-bad: "LINE<TAB>REASON<TAB>RAW". */
+static void write_reject(FILE *rejects, reader *r, const char *reason)
+{
+    size_t len = 0;
+    const char *raw = reader_raw(r, &len);
+    fprintf(rejects, "%ld\t", reader_line(r));
+    for (const char *p = reason; *p; p++)
+        fputc(*p == '\n' || *p == '\t' ? ' ' : *p, rejects);
+    fputc('\t', rejects);
+    fwrite(raw ? raw : "", 1, raw ? len : 0, rejects);
+    fputc('\n', rejects);
+}
+
+int ingest_file(session *s, reader *r, const char *source, const char *format,
+                const ingest_options *o, ingest_stats *stats, cx_error *err)
+{
+    store *st = session_store(s);
+    store_id import_id = 0;
+    progress bar = {0};
+    uint64_t started = uv_hrtime();
+    cx_event ev;
+    int rc;
+    memset(stats, 0, sizeof *stats);
+    if (store_begin(st, err) < 0)
+        return -1;
+    if (store_import_begin(st, source, format, &import_id, err) < 0)
+        goto fail;
+    session_set_print_to_stderr(s, 1);
+    progress_start(&bar, "importing", o->total_bytes, o->progress);
+    while ((rc = reader_next(r, &ev, err)) != 0) {
+        stats->records++;
+        if (rc > 0)
+            rc = ingest_event(s, &ev, import_id, err);
+        if (rc < 0) {
+            if (!o->rejects || reader_failed(r))
+                goto fail;
+            write_reject(o->rejects, r, err->text);
+            stats->rejected++;
+        } else if (rc == 1) {
+            stats->inserted++;
+        } else {
+            stats->duplicates++;
+        }
+        progress_update(&bar, reader_bytes(r), stats->records);
+    }
+    progress_finish(&bar);
+    if (ingest_refresh(s, 0, err) < 0 ||
+        store_import_finish(st, import_id, stats->records, stats->inserted, stats->duplicates, stats->rejected,
+                            err) < 0 ||
+        store_commit(st, err) < 0)
+        goto fail;
+    session_set_print_to_stderr(s, 0);
+    stats->seconds = (double)(uv_hrtime() - started) / 1e9;
+    return 0;
+fail:
+    progress_finish(&bar);
+    session_set_print_to_stderr(s, 0);
+    store_rollback(st);
+    return -1;
+}

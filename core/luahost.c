@@ -1,0 +1,745 @@
+/* luahost.c: the Lua state, its limits, its sandboxes and its calls.
+ * See luahost.h for what it owns. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <lua.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include "cxhost/json.h"
+#include "cxhost/luahost.h"
+
+/* The hook runs every HOOK_STEP instructions: often enough to stop a runaway
+ * loop within microseconds, rarely enough to cost nothing measurable. */
+#define HOOK_STEP 1000
+
+struct luahost {
+    lua_State *L;
+    size_t memory_used;
+    size_t memory_limit;
+    int memory_refused;      /* the allocator said no during this call */
+    int64_t budget;          /* instructions per outermost call */
+    int64_t spent;
+    int killed;              /* budget spent: raise on every hook tick */
+    int depth;               /* nesting of luahost_call */
+    luahost_env_fn env_fn;
+    void *env_ud;
+    luahost_print_fn print_fn;
+    void *print_ud;
+};
+
+/* Every thread's extra space holds the host, so the hook finds it in coroutines too. */
+static luahost *host_of(lua_State *L)
+{
+    return *(luahost **)lua_getextraspace(L);
+}
+
+static void *luahost_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    luahost *h = ud;
+    size_t old = ptr ? osize : 0;
+    if (nsize == 0) {
+        free(ptr);
+        h->memory_used -= old;
+        return NULL;
+    }
+    if (nsize > old && h->memory_used - old + nsize > h->memory_limit) {
+        h->memory_refused = 1;
+        return NULL;
+    }
+    void *p = realloc(ptr, nsize);
+    if (p)
+        h->memory_used = h->memory_used - old + nsize;
+    return p;
+}
+
+/* [-0, +0, v]: raises once the budget is spent, and keeps raising, so a
+ * pcall inside user code cannot swallow the stop. */
+static void luahost_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    luahost *h = host_of(L);
+    if (h->depth == 0)
+        return;
+    h->spent += HOOK_STEP;
+    if (h->killed || h->spent > h->budget) {
+        h->killed = 1;
+        luaL_error(L, "instruction budget of %I instructions exceeded (a runaway loop? "
+                      "raise limits.instructions in config.lua if the work is real)",
+                   (lua_Integer)h->budget);
+    }
+}
+
+/* [-0, +0, -] */
+static int luahost_panic(lua_State *L)
+{
+    fprintf(stderr, "cxhost: unprotected Lua error: %s\n", lua_tostring(L, -1));
+    abort();
+}
+
+luahost *luahost_new(size_t memory_limit, cx_error *err)
+{
+    luahost *h = calloc(1, sizeof *h);
+    if (!h) {
+        cx_error_set(err, "out of memory");
+        return NULL;
+    }
+    h->memory_limit = memory_limit ? memory_limit : (size_t)LUAHOST_DEFAULT_MEMORY_MB << 20;
+    h->budget = LUAHOST_DEFAULT_INSTRUCTIONS;
+    h->L = lua_newstate(luahost_alloc, h);
+    if (!h->L) {
+        cx_error_set(err, "cannot create a Lua state (memory cap %zu bytes)", h->memory_limit);
+        free(h);
+        return NULL;
+    }
+    lua_State *L = h->L;
+    *(luahost **)lua_getextraspace(L) = h;
+    lua_atpanic(L, luahost_panic);
+    luaL_openlibs(L);
+    /* The host keeps the full libraries in its own globals, which no user code
+     * sees. string.dump goes: strings' methods reach the real string table. */
+    lua_getglobal(L, "string");              /* [string] */
+    lua_pushnil(L);
+    lua_setfield(L, -2, "dump");
+    lua_pop(L, 1);                           /* [] */
+    lua_pushliteral(L, "");                  /* [""] */
+    lua_getmetatable(L, -1);                 /* ["", mt] */
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");      /* getmetatable("") is false: the metatable is out of reach */
+    lua_pop(L, 2);                           /* [] */
+    lua_sethook(L, luahost_hook, LUA_MASKCOUNT, HOOK_STEP);
+    return h;
+}
+
+void luahost_free(luahost *h)
+{
+    if (!h)
+        return;
+    lua_close(h->L);
+    free(h);
+}
+
+lua_State *luahost_state(luahost *h) { return h->L; }
+void luahost_set_memory_limit(luahost *h, size_t bytes) { h->memory_limit = bytes; }
+size_t luahost_memory_limit(const luahost *h) { return h->memory_limit; }
+size_t luahost_memory_used(const luahost *h) { return h->memory_used; }
+void luahost_set_instruction_budget(luahost *h, int64_t n) { h->budget = n > 0 ? n : LUAHOST_DEFAULT_INSTRUCTIONS; }
+int64_t luahost_instruction_budget(const luahost *h) { return h->budget; }
+int luahost_in_call(const luahost *h) { return h->depth > 0; }
+
+void luahost_set_env_fn(luahost *h, luahost_env_fn fn, void *ud)
+{
+    h->env_fn = fn;
+    h->env_ud = ud;
+}
+
+void luahost_set_print_fn(luahost *h, luahost_print_fn fn, void *ud)
+{
+    h->print_fn = fn;
+    h->print_ud = ud;
+}
+
+/* --- the sandbox ---------------------------------------------------------- */
+
+/* print(...) [-n, +0, e]; upvalue 1: the owner's name. */
+static int sandbox_print(lua_State *L)
+{
+    luahost *h = host_of(L);
+    luaL_Buffer b;
+    int n = lua_gettop(L);
+    luaL_buffinit(L, &b);
+    for (int i = 1; i <= n; i++) {
+        if (i > 1)
+            luaL_addchar(&b, '\t');
+        luaL_tolstring(L, i, NULL);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    const char *line = lua_tostring(L, -1);
+    if (h->print_fn)
+        h->print_fn(h->print_ud, lua_tostring(L, lua_upvalueindex(1)), line);
+    else
+        printf("%s\n", line);
+    return 0;
+}
+
+/* load(chunk [, name [, mode [, env]]]) [-(1|2|3|4), +(1|2), e]: text only.
+ * Upvalue 1: the real load; upvalue 2: the sandbox's own environment. */
+static int sandbox_load(lua_State *L)
+{
+    int has_env = !lua_isnone(L, 4);
+    luaL_checkany(L, 1);
+    lua_settop(L, 4);
+    lua_pushvalue(L, lua_upvalueindex(1));   /* [chunk, name, mode, env, load] */
+    lua_pushvalue(L, 1);
+    if (lua_isnil(L, 2))
+        lua_pushliteral(L, "=(load)");
+    else
+        lua_pushvalue(L, 2);
+    lua_pushliteral(L, "t");                 /* binary chunks are refused by Lua itself */
+    if (has_env)
+        lua_pushvalue(L, 4);
+    else
+        lua_pushvalue(L, lua_upvalueindex(2));
+    lua_call(L, 4, 2);                       /* [..., fn|nil, nil|msg] */
+    return lua_isnil(L, -2) ? 2 : 1;
+}
+
+/* collectgarbage([opt]) [-(0|1), +1, e]: the harmless options only. */
+static int sandbox_collectgarbage(lua_State *L)
+{
+    static const char *const allowed[] = {"collect", "count", "step", "isrunning", NULL};
+    int opt = luaL_checkoption(L, 1, "collect", allowed);
+    switch (opt) {
+    case 1: {
+        int kb = lua_gc(L, LUA_GCCOUNT), rem = lua_gc(L, LUA_GCCOUNTB);
+        lua_pushnumber(L, (lua_Number)kb + (lua_Number)rem / 1024);
+        return 1;
+    }
+    case 2: lua_pushboolean(L, lua_gc(L, LUA_GCSTEP, 0)); return 1;
+    case 3: lua_pushboolean(L, lua_gc(L, LUA_GCISRUNNING)); return 1;
+    default: lua_gc(L, LUA_GCCOLLECT); lua_pushinteger(L, 0); return 1;
+    }
+}
+
+/* __index of a sandbox [-2, +0, v]: reading an undefined global is a mistake. */
+static int sandbox_undefined(lua_State *L)
+{
+    if (lua_type(L, 2) == LUA_TSTRING)
+        return luaL_error(L, "undefined global '%s'", lua_tostring(L, 2));
+    return luaL_error(L, "undefined global");
+}
+
+/* Copies the fields of the host's library `name` into a new table at env.
+ * [-0, +0, m] */
+static void sandbox_copy_library(lua_State *L, int env, const char *name)
+{
+    lua_getglobal(L, name);                  /* [lib] */
+    lua_newtable(L);                         /* [lib, copy] */
+    lua_pushnil(L);
+    while (lua_next(L, -3)) {                /* [lib, copy, k, v] */
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);                   /* [lib, copy, k, k, v] */
+        lua_rawset(L, -4);                   /* [lib, copy, k] */
+    }
+    lua_setfield(L, env, name);              /* [lib] */
+    lua_pop(L, 1);
+}
+
+void luahost_push_sandbox(luahost *h, const char *owner)
+{
+    static const char *const base[] = {
+        "assert", "error", "ipairs", "next", "pairs", "pcall", "xpcall", "rawequal", "rawget",
+        "rawlen", "rawset", "select", "tonumber", "tostring", "type", "setmetatable",
+        "getmetatable", "_VERSION", NULL};
+    static const char *const libraries[] = {"string", "table", "math", "utf8", "coroutine", NULL};
+    static const char *const os_allowed[] = {"time", "date", "clock", NULL};
+    lua_State *L = h->L;
+
+    lua_newtable(L);                         /* [env] */
+    int env = lua_gettop(L);
+    for (int i = 0; base[i]; i++) {
+        lua_getglobal(L, base[i]);
+        lua_setfield(L, env, base[i]);
+    }
+    for (int i = 0; libraries[i]; i++)
+        sandbox_copy_library(L, env, libraries[i]);
+
+    lua_newtable(L);                         /* [env, os] */
+    lua_getglobal(L, "os");                  /* [env, os, real os] */
+    for (int i = 0; os_allowed[i]; i++) {
+        lua_getfield(L, -1, os_allowed[i]);
+        lua_setfield(L, -3, os_allowed[i]);
+    }
+    lua_pop(L, 1);                           /* [env, os] */
+    lua_setfield(L, env, "os");              /* [env] */
+
+    lua_pushstring(L, owner);
+    lua_pushcclosure(L, sandbox_print, 1);
+    lua_setfield(L, env, "print");
+    lua_getglobal(L, "load");
+    lua_pushvalue(L, env);
+    lua_pushcclosure(L, sandbox_load, 2);
+    lua_setfield(L, env, "load");
+    lua_pushcfunction(L, sandbox_collectgarbage);
+    lua_setfield(L, env, "collectgarbage");
+    lua_pushvalue(L, env);
+    lua_setfield(L, env, "_G");
+
+    if (h->env_fn)
+        h->env_fn(L, env, h->env_ud);
+
+    lua_newtable(L);                         /* [env, mt] */
+    lua_pushcfunction(L, sandbox_undefined);
+    lua_setfield(L, -2, "__index");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, env);                /* [env] */
+}
+
+int luahost_load(luahost *h, const char *text, size_t len, const char *chunkname, int env, cx_error *err)
+{
+    lua_State *L = h->L;
+    env = lua_absindex(L, env);
+    int status = luaL_loadbufferx(L, text, len, chunkname, "t");
+    if (status != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        if (status == LUA_ERRMEM)
+            cx_error_set(err, "%s: memory cap of %zu MiB reached while compiling", chunkname + (*chunkname == '@'),
+                         h->memory_limit >> 20);
+        else
+            cx_error_set(err, "%s", msg ? msg : "cannot load the chunk");
+        lua_pop(L, 1);
+        return -1;
+    }
+    lua_pushvalue(L, env);                   /* [fn, env] */
+    lua_setupvalue(L, -2, 1);                /* [fn]: env becomes its _ENV */
+    return 0;
+}
+
+/* The message handler [-1, +1, m]: any error object to text, plus a traceback. */
+static int luahost_msghandler(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    if (!msg) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+            msg = lua_tostring(L, -1);
+        else
+            msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+int luahost_call(luahost *h, int nargs, int nresults, const char *what, cx_error *err)
+{
+    lua_State *L = h->L;
+    int base = lua_gettop(L) - nargs;        /* the function */
+    lua_pushcfunction(L, luahost_msghandler);
+    lua_insert(L, base);                     /* [handler, fn, args...] */
+    if (h->depth == 0) {
+        h->spent = 0;
+        h->killed = 0;
+        h->memory_refused = 0;
+    }
+    h->depth++;
+    int status = lua_pcall(L, nargs, nresults, base);
+    h->depth--;
+    if (status == LUA_OK) {
+        lua_remove(L, base);                 /* [results...] */
+        return 0;
+    }
+    const char *msg = lua_tostring(L, -1);
+    if (status == LUA_ERRMEM || (h->memory_refused && status != LUA_ERRRUN))
+        cx_error_set(err, "%s: memory cap of %zu MiB reached (raise limits.memory_mb in config.lua "
+                     "if the work is real)", what, h->memory_limit >> 20);
+    else if (status == LUA_ERRERR)
+        cx_error_set(err, "%s: error while handling an error (an error object whose __tostring fails?)", what);
+    else
+        cx_error_set(err, "%s: %s", what, msg ? msg : "(no message)");
+    lua_settop(L, base - 1);                 /* [] */
+    if (h->depth == 0) {
+        h->killed = 0;
+        lua_gc(L, LUA_GCCOLLECT);            /* give back what the failed call held */
+    }
+    return -1;
+}
+
+/* --- JSON ------------------------------------------------------------------- */
+
+#define LUA_JSON_MAX_DEPTH 64
+
+static int json_key_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Length n when the table at idx has exactly the keys 1..n, else -1. [-0, +0, -] */
+static lua_Integer table_array_length(lua_State *L, int idx)
+{
+    lua_Integer n = (lua_Integer)lua_rawlen(L, idx), count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > n) {
+            lua_pop(L, 1);
+            return -1;
+        }
+        count++;
+    }
+    return count == n ? n : -1;
+}
+
+static int to_json(lua_State *L, int idx, buf *out, int depth, cx_error *err);
+
+/* [-0, +0, m] */
+static int table_to_json(lua_State *L, int idx, buf *out, int depth, cx_error *err)
+{
+    lua_Integer n = table_array_length(L, idx);
+    if (n > 0) {
+        buf_add_char(out, '[');
+        for (lua_Integer i = 1; i <= n; i++) {
+            if (i > 1)
+                buf_add_char(out, ',');
+            lua_rawgeti(L, idx, i);
+            int rc = to_json(L, lua_gettop(L), out, depth + 1, err);
+            lua_pop(L, 1);
+            if (rc < 0)
+                return -1;
+        }
+        buf_add_char(out, ']');
+        return 0;
+    }
+    /* An object: string keys, sorted so the same table always gives the same text. */
+    size_t count = 0, cap = 16;
+    const char **keys = malloc(cap * sizeof *keys);
+    if (!keys) {
+        cx_error_set(err, "out of memory");
+        return -1;
+    }
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            free(keys);
+            lua_pop(L, 1);
+            cx_error_set(err, "cannot turn a table with %s keys into JSON", luaL_typename(L, -1));
+            return -1;
+        }
+        if (count == cap) {
+            const char **more = realloc(keys, (cap *= 2) * sizeof *keys);
+            if (!more) {
+                free(keys);
+                lua_pop(L, 1);
+                cx_error_set(err, "out of memory");
+                return -1;
+            }
+            keys = more;
+        }
+        keys[count++] = lua_tostring(L, -1);   /* the key string stays alive in the table */
+    }
+    qsort(keys, count, sizeof *keys, json_key_cmp);
+    buf_add_char(out, '{');
+    int rc = 0;
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        if (i)
+            buf_add_char(out, ',');
+        buf_add_json_string(out, keys[i], strlen(keys[i]));
+        buf_add_char(out, ':');
+        lua_pushstring(L, keys[i]);
+        lua_rawget(L, idx);
+        rc = to_json(L, lua_gettop(L), out, depth + 1, err);
+        lua_pop(L, 1);
+    }
+    free(keys);
+    if (rc == 0)
+        buf_add_char(out, '}');
+    return rc;
+}
+
+static int to_json(lua_State *L, int idx, buf *out, int depth, cx_error *err)
+{
+    if (depth > LUA_JSON_MAX_DEPTH) {
+        cx_error_set(err, "cannot turn a value into JSON: nested more than %d deep (a cycle?)", LUA_JSON_MAX_DEPTH);
+        return -1;
+    }
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL: buf_add_str(out, "null"); return 0;
+    case LUA_TBOOLEAN: buf_add_str(out, lua_toboolean(L, idx) ? "true" : "false"); return 0;
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, idx)) {
+            buf_printf(out, "%lld", (long long)lua_tointeger(L, idx));
+        } else {
+            double d = lua_tonumber(L, idx);
+            if (!isfinite(d)) {
+                cx_error_set(err, "cannot turn %g into JSON", d);
+                return -1;
+            }
+            buf_printf(out, "%.17g", d);
+        }
+        return 0;
+    case LUA_TSTRING: {
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        buf_add_json_string(out, s, len);
+        return 0;
+    }
+    case LUA_TTABLE:
+        luaL_checkstack(L, 4, "JSON nesting");
+        return table_to_json(L, idx, out, depth, err);
+    default:
+        cx_error_set(err, "cannot turn a %s into JSON", luaL_typename(L, idx));
+        return -1;
+    }
+}
+
+int luahost_to_json(lua_State *L, int idx, buf *out, cx_error *err)
+{
+    return to_json(L, lua_absindex(L, idx), out, 0, err);
+}
+
+static int push_json_value(lua_State *L, json_span v, buf *scratch, cx_error *err);
+
+/* [-0, +1, m] */
+static int push_json_container(lua_State *L, json_span v, buf *scratch, cx_error *err)
+{
+    json_cursor c;
+    json_span key, value;
+    const char *why = NULL;
+    int rc;
+    luaL_checkstack(L, 4, "JSON nesting");
+    lua_newtable(L);
+    if (v.type == JSON_ARRAY) {
+        lua_Integer i = 0;
+        json_array_begin(&c, v.start, v.len, &why);
+        while ((rc = json_array_next(&c, &value, &why)) == 1) {
+            if (push_json_value(L, value, scratch, err) < 0)
+                return -1;
+            lua_rawseti(L, -2, ++i);
+        }
+    } else {
+        json_object_begin(&c, v.start, v.len, &why);
+        while ((rc = json_object_next(&c, &key, &value, &why)) == 1) {
+            buf_clear(scratch);
+            if (json_string_decode(key, scratch, &why) < 0)
+                break;
+            lua_pushlstring(L, scratch->data ? scratch->data : "", scratch->len);
+            if (push_json_value(L, value, scratch, err) < 0)
+                return -1;
+            lua_rawset(L, -3);
+        }
+    }
+    if (rc < 0) {
+        lua_pop(L, 1);
+        cx_error_set(err, "bad JSON: %s", why ? why : "malformed");
+        return -1;
+    }
+    return 0;
+}
+
+/* [-0, +1, m] on success, [-0, +0, m] on failure. */
+static int push_json_value(lua_State *L, json_span v, buf *scratch, cx_error *err)
+{
+    const char *why = NULL;
+    switch (v.type) {
+    case JSON_NULL: lua_pushnil(L); return 0;
+    case JSON_TRUE: lua_pushboolean(L, 1); return 0;
+    case JSON_FALSE: lua_pushboolean(L, 0); return 0;
+    case JSON_STRING:
+        buf_clear(scratch);
+        if (json_string_decode(v, scratch, &why) < 0) {
+            cx_error_set(err, "bad JSON string: %s", why ? why : "malformed");
+            return -1;
+        }
+        lua_pushlstring(L, scratch->data ? scratch->data : "", scratch->len);
+        return 0;
+    case JSON_NUMBER: {
+        char text[64];
+        size_t n = v.len < sizeof text - 1 ? v.len : sizeof text - 1;
+        memcpy(text, v.start, n);
+        text[n] = '\0';
+        if (!lua_stringtonumber(L, text))    /* integers stay integers */
+            lua_pushnumber(L, strtod(text, NULL));
+        return 0;
+    }
+    default:
+        return push_json_container(L, v, scratch, err);
+    }
+}
+
+int luahost_push_json(lua_State *L, const char *text, size_t len, cx_error *err)
+{
+    size_t offset = 0;
+    const char *why = NULL;
+    if (json_validate(text, len, &offset, &why) < 0) {
+        cx_error_set(err, "bad JSON at byte %zu: %s", offset, why ? why : "malformed");
+        return -1;
+    }
+    /* Find the value's own span: skip leading blanks, classify by first byte. */
+    const char *p = text, *end = text + len;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    json_span v = {JSON_NUMBER, p, (size_t)(end - p)};
+    switch (*p) {
+    case '{': v.type = JSON_OBJECT; break;
+    case '[': v.type = JSON_ARRAY; break;
+    case '"': v.type = JSON_STRING; break;
+    case 't': v.type = JSON_TRUE; break;
+    case 'f': v.type = JSON_FALSE; break;
+    case 'n': v.type = JSON_NULL; break;
+    default: break;
+    }
+    if (v.type == JSON_STRING || v.type == JSON_NUMBER)
+        while (v.len && (v.start[v.len - 1] == ' ' || v.start[v.len - 1] == '\n' ||
+                         v.start[v.len - 1] == '\r' || v.start[v.len - 1] == '\t'))
+            v.len--;
+    buf scratch = BUF_INIT;
+    int rc = push_json_value(L, v, &scratch, err);
+    buf_free(&scratch);
+    return rc;
+}
+
+/* --- display ------------------------------------------------------------------ */
+
+static int describe_key_cmp(lua_State *L, int a, int b)
+{
+    int ta = lua_type(L, a), tb = lua_type(L, b);
+    if (ta != tb)
+        return ta < tb ? -1 : 1;
+    if (ta == LUA_TNUMBER || ta == LUA_TSTRING)
+        return lua_compare(L, a, b, LUA_OPLT) ? -1 : (lua_compare(L, b, a, LUA_OPLT) ? 1 : 0);
+    return 0;
+}
+
+static int is_identifier(const char *s, size_t len)
+{
+    if (!len || (s[0] >= '0' && s[0] <= '9'))
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!(c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+            return 0;
+    }
+    return 1;
+}
+
+static void describe(lua_State *L, int idx, int depth, int seen, buf *out);
+
+/* Keys of the table at idx, sorted, as a new array table. [-0, +1, m] */
+static void describe_sorted_keys(lua_State *L, int idx)
+{
+    lua_newtable(L);                         /* [keys] */
+    int keys = lua_gettop(L);
+    lua_Integer n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, keys, ++n);
+    }
+    /* Insertion sort: tables shown to people are small. */
+    for (lua_Integer i = 2; i <= n; i++) {
+        lua_rawgeti(L, keys, i);             /* [keys, x] */
+        lua_Integer j = i - 1;
+        while (j >= 1) {
+            lua_rawgeti(L, keys, j);         /* [keys, x, y] */
+            if (describe_key_cmp(L, -1, -2) <= 0) {
+                lua_pop(L, 1);
+                break;
+            }
+            lua_rawseti(L, keys, j + 1);     /* [keys, x] */
+            j--;
+        }
+        lua_rawseti(L, keys, j + 1);         /* [keys] */
+    }
+}
+
+static void describe_table(lua_State *L, int idx, int depth, int seen, buf *out)
+{
+    lua_pushvalue(L, idx);
+    lua_rawget(L, seen);
+    int cycle = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (cycle) {
+        buf_add_str(out, "<cycle>");
+        return;
+    }
+    if (depth <= 0) {
+        buf_add_str(out, "{...}");
+        return;
+    }
+    lua_pushvalue(L, idx);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, seen);
+    luaL_checkstack(L, 6, "describe");
+    lua_Integer n = table_array_length(L, idx);
+    buf_add_str(out, "{");
+    if (n > 0) {
+        for (lua_Integer i = 1; i <= n; i++) {
+            buf_add_str(out, i > 1 ? ", " : " ");
+            lua_rawgeti(L, idx, i);
+            describe(L, lua_gettop(L), depth - 1, seen, out);
+            lua_pop(L, 1);
+        }
+    } else {
+        describe_sorted_keys(L, idx);        /* [keys] */
+        lua_Integer count = (lua_Integer)lua_rawlen(L, -1);
+        for (lua_Integer i = 1; i <= count; i++) {
+            buf_add_str(out, i > 1 ? ", " : " ");
+            lua_rawgeti(L, -1, i);           /* [keys, k] */
+            size_t len;
+            if (lua_type(L, -1) == LUA_TSTRING && is_identifier(lua_tolstring(L, -1, &len), len)) {
+                buf_add(out, lua_tostring(L, -1), len);
+            } else {
+                buf_add_char(out, '[');
+                describe(L, lua_gettop(L), 1, seen, out);
+                buf_add_char(out, ']');
+            }
+            buf_add_str(out, " = ");
+            lua_rawget(L, idx);              /* [keys, v] */
+            describe(L, lua_gettop(L), depth - 1, seen, out);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    buf_add_str(out, out->data[out->len - 1] == '{' ? "}" : " }");
+    lua_pushvalue(L, idx);
+    lua_pushnil(L);
+    lua_rawset(L, seen);
+}
+
+static void describe(lua_State *L, int idx, int depth, int seen, buf *out)
+{
+    switch (lua_type(L, idx)) {
+    case LUA_TSTRING: {
+        lua_getglobal(L, "string");
+        lua_getfield(L, -1, "format");
+        lua_pushliteral(L, "%q");
+        lua_pushvalue(L, idx);
+        lua_call(L, 2, 1);
+        size_t len;
+        const char *s = lua_tolstring(L, -1, &len);
+        buf_add(out, s, len);
+        lua_pop(L, 2);
+        break;
+    }
+    case LUA_TTABLE:
+        describe_table(L, idx, depth, seen, out);
+        break;
+    default: {
+        size_t len;
+        const char *s = luaL_tolstring(L, idx, &len);
+        buf_add(out, s, len);
+        lua_pop(L, 1);
+        break;
+    }
+    }
+}
+
+/* [-3, +0, e]: the value, the depth and the buffer (light userdata). */
+static int describe_protected(lua_State *L)
+{
+    buf *out = lua_touserdata(L, 3);
+    int depth = (int)lua_tointeger(L, 2);
+    lua_newtable(L);                         /* [v, depth, out, seen] */
+    describe(L, 1, depth, lua_gettop(L), out);
+    return 0;
+}
+
+void luahost_describe(lua_State *L, int idx, int depth, buf *out)
+{
+    /* __tostring metamethods run here, so it runs protected. */
+    size_t mark = out->len;
+    idx = lua_absindex(L, idx);
+    lua_pushcfunction(L, describe_protected);
+    lua_pushvalue(L, idx);
+    lua_pushinteger(L, depth);
+    lua_pushlightuserdata(L, out);
+    if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
+        const char *why = lua_tostring(L, -1);
+        out->len = mark;
+        buf_printf(out, "<%s: cannot show it: %s>", luaL_typename(L, idx), why ? why : "error");
+        lua_pop(L, 1);
+    }
+}

@@ -1,0 +1,975 @@
+/* plugin.c: loads plugins, gives each its ctx, and runs their hooks.
+ *
+ * Each plugin owns its table, its ctx and its sandbox (all held by registry
+ * references), so nothing one plugin does to its globals reaches another.
+ * The ctx functions are C closures whose upvalue is the plugin they belong
+ * to: every effect knows its plugin and, during a hook, its event. */
+#define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <lua.h>
+#include <lauxlib.h>
+#include <uv.h>
+#include "embedded.h"
+#include "cxhost/buf.h"
+#include "cxhost/plugin.h"
+#include "cxhost/utc.h"
+
+#define PLUGIN_DEFAULT_ORDER 100
+
+struct plugin {
+    plugin_set *set;
+    char *name, *version, *description, *path;
+    int builtin;
+    int replaces_builtin;
+    int order;
+    int table_ref;       /* the table the file returned */
+    int ctx_ref;
+    char **events;       /* NULL: every event type */
+    int nevents;
+};
+
+struct plugin_set {
+    luahost *host;
+    store *st;
+    char *client;
+    char *plugin_dir;
+    int config_ref;
+    struct plugin **items;
+    int count;
+    /* What a hook is working on now. */
+    int in_hook;
+    int writing;             /* effects allowed: inside an event or a refresh */
+    store_origin origin;     /* plugin is filled per call */
+};
+
+static int plugin_has_hook(lua_State *L, const struct plugin *p, const char *hook);
+static void push_hook(lua_State *L, const struct plugin *p, const char *hook);
+static int call_hook(plugin_set *ps, struct plugin *p, const char *hook, int nargs, const char *what_extra,
+                     cx_error *err);
+
+static const char *const known_hooks[] = {"on_load", "on_event", "on_refresh", NULL};
+
+static void plugin_free(struct plugin *p)
+{
+    if (!p)
+        return;
+    free(p->name);
+    free(p->version);
+    free(p->description);
+    free(p->path);
+    for (int i = 0; i < p->nevents; i++)
+        free(p->events[i]);
+    free(p->events);
+    free(p);
+}
+
+plugin_set *plugin_set_new(luahost *h, store *st, const char *client, const char *plugin_dir, int config_ref)
+{
+    plugin_set *ps = calloc(1, sizeof *ps);
+    if (!ps)
+        return NULL;
+    ps->host = h;
+    ps->st = st;
+    ps->client = strdup(client);
+    ps->plugin_dir = plugin_dir ? strdup(plugin_dir) : NULL;
+    ps->config_ref = config_ref;
+    return ps;
+}
+
+void plugin_set_free(plugin_set *ps)
+{
+    if (!ps)
+        return;
+    for (int i = 0; i < ps->count; i++)
+        plugin_free(ps->items[i]);
+    free(ps->items);
+    free(ps->client);
+    free(ps->plugin_dir);
+    free(ps);
+}
+
+int plugin_count(const plugin_set *ps) { return ps->count; }
+int plugin_in_hook(const plugin_set *ps) { return ps->in_hook; }
+
+void plugin_get_info(const plugin_set *ps, int i, plugin_info *info)
+{
+    const struct plugin *p = ps->items[i];
+    info->name = p->name;
+    info->version = p->version;
+    info->description = p->description;
+    info->origin = p->builtin ? "built-in" : "client";
+    info->path = p->path;
+    info->order = p->order;
+    info->replaces_builtin = p->replaces_builtin;
+}
+
+/* --- ctx: the plugin API ---------------------------------------------------- */
+
+static struct plugin *ctx_plugin(lua_State *L)
+{
+    return lua_touserdata(L, lua_upvalueindex(1));
+}
+
+/* Raises unless effects may be written now. [-0, +0, v] */
+static void ctx_check_writing(lua_State *L, struct plugin *p, const char *fn)
+{
+    if (!p->set->writing)
+        luaL_error(L, "ctx.%s: effects are written only while a plugin handles an event or a refresh "
+                      "(not in on_load)", fn);
+}
+
+/* The internal id of the customer named by argument arg. [-0, +0, v] */
+static store_id ctx_customer(lua_State *L, struct plugin *p, int arg, const char *fn)
+{
+    cx_error err;
+    store_id id = 0;
+    const char *external = luaL_checkstring(L, arg);
+    int found = store_customer_find(p->set->st, external, &id, &err);
+    if (found < 0)
+        luaL_error(L, "ctx.%s: %s", fn, err.text);
+    if (!found)
+        luaL_error(L, "ctx.%s: no customer '%s'", fn, external);
+    return id;
+}
+
+/* The origin of an effect made now by p. */
+static store_origin ctx_origin(struct plugin *p)
+{
+    store_origin o = p->set->origin;
+    o.plugin = p->name;
+    return o;
+}
+
+/* Reads the Lua value at idx as a store value. [-0, +0, v] */
+static void ctx_to_value(lua_State *L, int idx, store_value *v, const char *fn, const char *name)
+{
+    memset(v, 0, sizeof *v);
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL: v->type = STORE_NULL; break;
+    case LUA_TBOOLEAN: v->type = STORE_INT; v->i = lua_toboolean(L, idx); break;
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, idx)) {
+            v->type = STORE_INT;
+            v->i = lua_tointeger(L, idx);
+        } else {
+            v->type = STORE_REAL;
+            v->r = lua_tonumber(L, idx);
+        }
+        break;
+    case LUA_TSTRING: v->type = STORE_TEXT; v->s = lua_tolstring(L, idx, &v->len); break;
+    default:
+        luaL_error(L, "ctx.%s: fact '%s' must be a number, string, boolean or nil, not a %s",
+                   fn, name, luaL_typename(L, idx));
+    }
+}
+
+/* [-0, +1, m] */
+static void push_store_value(lua_State *L, const store_value *v)
+{
+    switch (v->type) {
+    case STORE_INT: lua_pushinteger(L, v->i); break;
+    case STORE_REAL: lua_pushnumber(L, v->r); break;
+    case STORE_TEXT: lua_pushlstring(L, v->s, v->len); break;
+    default: lua_pushnil(L); break;
+    }
+}
+
+static void ctx_check_name(lua_State *L, const char *what, const char *fn, const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64)
+        luaL_error(L, "ctx.%s: %s must be 1 to 64 characters", fn, what);
+}
+
+/* ctx.facts_set(customer, {name = value, ...}) [-2, +0, e] */
+static int ctx_facts_set(lua_State *L)
+{
+    struct plugin *p = ctx_plugin(L);
+    ctx_check_writing(L, p, "facts_set");
+    store_id customer = ctx_customer(L, p, 1, "facts_set");
+    luaL_checktype(L, 2, LUA_TTABLE);
+    enum { MAX_FACTS = 64 };
+    const char *names[MAX_FACTS];
+    store_value values[MAX_FACTS];
+    int n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {                 /* [customer, t, k, v] */
+        if (lua_type(L, -2) != LUA_TSTRING)
+            return luaL_error(L, "ctx.facts_set: fact names must be strings");
+        if (n == MAX_FACTS)
+            return luaL_error(L, "ctx.facts_set: at most %d facts at once", MAX_FACTS);
+        names[n] = lua_tostring(L, -2);
+        ctx_check_name(L, "a fact name", "facts_set", names[n]);
+        ctx_to_value(L, -1, &values[n], "facts_set", names[n]);
+        n++;
+        lua_pop(L, 1);                       /* the strings stay alive in the table */
+    }
+    /* Sorted, so the audit row reads the same however the table was built. */
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+            const char *tn = names[j];
+            store_value tv = values[j];
+            names[j] = names[j - 1];
+            values[j] = values[j - 1];
+            names[j - 1] = tn;
+            values[j - 1] = tv;
+        }
+    cx_error err;
+    store_origin o = ctx_origin(p);
+    if (store_facts_set(p->set->st, &o, customer, n, names, values, &err) < 0)
+        return luaL_error(L, "ctx.facts_set: %s", err.text);
+    return 0;
+}
+
+/* ctx.fact_set(customer, name, value) [-3, +0, e] */
+static int ctx_fact_set(lua_State *L)
+{
+    struct plugin *p = ctx_plugin(L);
+    ctx_check_writing(L, p, "fact_set");
+    store_id customer = ctx_customer(L, p, 1, "fact_set");
+    const char *name = luaL_checkstring(L, 2);
+    ctx_check_name(L, "a fact name", "fact_set", name);
+    store_value v;
+    ctx_to_value(L, 3, &v, "fact_set", name);
+    cx_error err;
+    store_origin o = ctx_origin(p);
+    if (store_facts_set(p->set->st, &o, customer, 1, &name, &v, &err) < 0)
+        return luaL_error(L, "ctx.fact_set: %s", err.text);
+    return 0;
+}
+
+struct fact_lookup {
+    lua_State *L;
+    const char *name;   /* one fact, or NULL for all into the table on top */
+    int found;
+};
+
+static int fact_lookup_row(void *ud, const char *plugin, const char *name, const store_value *v)
+{
+    struct fact_lookup *f = ud;
+    (void)plugin;
+    if (f->name) {
+        if (strcmp(name, f->name) != 0)
+            return 0;
+        push_store_value(f->L, v);
+        f->found = 1;
+        return 1;
+    }
+    push_store_value(f->L, v);
+    lua_setfield(f->L, -2, name);
+    return 0;
+}
+
+/* ctx.fact(customer, name [, plugin]) [-(2|3), +1, e] */
+static int ctx_fact(lua_State *L)
+{
+    struct plugin *p = ctx_plugin(L);
+    const char *name = luaL_checkstring(L, 2);
+    const char *owner = luaL_optstring(L, 3, p->name);
+    store_id customer = 0;
+    cx_error err;
+    int found = store_customer_find(p->set->st, luaL_checkstring(L, 1), &customer, &err);
+    if (found < 0)
+        return luaL_error(L, "ctx.fact: %s", err.text);
+    struct fact_lookup f = {L, name, 0};
+    if (found && store_facts_each(p->set->st, customer, owner, fact_lookup_row, &f, &err) < 0)
+        return luaL_error(L, "ctx.fact: %s", err.text);
+    if (!f.found)
+        lua_pushnil(L);
+    return 1;
+}
+
+/* ctx.facts(customer [, plugin]) [-(1|2), +1, e]: a table of name = value. */
+static int ctx_facts(lua_State *L)
+{
+    struct plugin *p = ctx_plugin(L);
+    const char *owner = luaL_optstring(L, 2, p->name);
+    store_id customer = 0;
+    cx_error err;
+    int found = store_customer_find(p->set->st, luaL_checkstring(L, 1), &customer, &err);
+    if (found < 0)
+        return luaL_error(L, "ctx.facts: %s", err.text);
+    lua_newtable(L);
+    struct fact_lookup f = {L, NULL, 0};
+    if (found && store_facts_each(p->set->st, customer, owner, fact_lookup_row, &f, &err) < 0)
+        return luaL_error(L, "ctx.facts: %s", err.text);
+    return 1;
+}
+
+static int ctx_tag_change(lua_State *L, int on, const char *fn)
+{
+    struct plugin *p = ctx_plugin(L);
+    ctx_check_writing(L, p, fn);
+    store_id customer = ctx_customer(L, p, 1, fn);
+    const char *tag = luaL_checkstring(L, 2);
+    ctx_check_name(L, "a tag", fn, tag);
+    cx_error err;
+    store_origin o = ctx_origin(p);
+    if (store_tag_set(p->set->st, &o, customer, tag, on, &err) < 0)
+        return luaL_error(L, "ctx.%s: %s", fn, err.text);
+    return 0;
+}
+
+/* ctx.tag(customer, tag) [-2, +0, e] */
+static int ctx_tag(lua_State *L) { return ctx_tag_change(L, 1, "tag"); }
+/* ctx.untag(customer, tag) [-2, +0, e] */
+static int ctx_untag(lua_State *L) { return ctx_tag_change(L, 0, "untag"); }
+
+/* ctx.has_tag(customer, tag) [-2, +1, e] */
+static int ctx_has_tag(lua_State *L)
+{
+    struct plugin *p = ctx_plugin(L);
+    store_id customer = 0;
+    cx_error err;
+    int found = store_customer_find(p->set->st, luaL_checkstring(L, 1), &customer, &err);
+    int has = found > 0 ? store_tag_has(p->set->st, customer, luaL_checkstring(L, 2), &err) : found;
+    if (has < 0)
+        return luaL_error(L, "ctx.has_tag: %s", err.text);
+    lua_pushboolean(L, has);
+    return 1;
+}
+
+/* An optional string field of the options table at idx. [-0, +0, v] */
+static const char *opt_field(lua_State *L, int idx, const char *field, const char *fn)
+{
+    if (lua_isnoneornil(L, idx))
+        return NULL;
+    lua_getfield(L, idx, field);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return NULL;
+    }
+    if (lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "ctx.%s: option '%s' must be a string", fn, field);
+    const char *s = lua_tostring(L, -1);
+    lua_pop(L, 1);                           /* still referenced by the options table */
+    return s;
+}
+
+/* ctx.ledger_add(customer, points, {kind =, rule =, note =}) [-(2|3), +1, e] */
+static int ctx_ledger_add(lua_State *L)
+{
+    struct plugin *p = ctx_plugin(L);
+    ctx_check_writing(L, p, "ledger_add");
+    store_id customer = ctx_customer(L, p, 1, "ledger_add");
+    if (!lua_isinteger(L, 2))
+        return luaL_error(L, "ctx.ledger_add: points must be a whole number, not %s",
+                          lua_type(L, 2) == LUA_TNUMBER ? "a fraction" : luaL_typename(L, 2));
+    if (!lua_isnoneornil(L, 3))
+        luaL_checktype(L, 3, LUA_TTABLE);
+    store_ledger_entry e = {lua_tointeger(L, 2), opt_field(L, 3, "kind", "ledger_add"),
+                            opt_field(L, 3, "rule", "ledger_add"), opt_field(L, 3, "note", "ledger_add")};
+    if (!e.kind)
+        e.kind = e.points >= 0 ? "earn" : "redeem";
+    cx_error err;
+    store_id entry = 0;
+    store_origin o = ctx_origin(p);
+    if (store_ledger_add(p->set->st, &o, customer, &e, &entry, &err) < 0)
+        return luaL_error(L, "ctx.ledger_add: %s", err.text);
+    lua_pushinteger(L, entry);
+    return 1;
+}
+
+/* ctx.balance(customer) [-1, +1, e]: the sum of the customer's ledger. */
+static int ctx_balance(lua_State *L)
+{
+    struct plugin *p = ctx_plugin(L);
+    store_id customer = 0;
+    int64_t points = 0;
+    cx_error err;
+    int found = store_customer_find(p->set->st, luaL_checkstring(L, 1), &customer, &err);
+    if (found < 0 || (found && store_ledger_balance(p->set->st, customer, &points, &err) < 0))
+        return luaL_error(L, "ctx.balance: %s", err.text);
+    lua_pushinteger(L, points);
+    return 1;
+}
+
+/* ctx.score_set(customer, module, score [, {touchpoint =}]) [-(3|4), +0, e] */
+static int ctx_score_set(lua_State *L)
+{
+    static const char *const modules[] = {"sense", "feel", "think", "act", "relate", NULL};
+    struct plugin *p = ctx_plugin(L);
+    ctx_check_writing(L, p, "score_set");
+    store_id customer = ctx_customer(L, p, 1, "score_set");
+    const char *module = luaL_checkstring(L, 2);
+    int known = 0;
+    for (int i = 0; modules[i]; i++)
+        known |= strcmp(module, modules[i]) == 0;
+    if (!known)
+        return luaL_error(L, "ctx.score_set: module '%s' is not one of sense, feel, think, act, relate", module);
+    lua_Number score = luaL_checknumber(L, 3);
+    if (!(score >= 0 && score <= 100))
+        return luaL_error(L, "ctx.score_set: score %f is outside 0..100", (double)score);
+    if (!lua_isnoneornil(L, 4))
+        luaL_checktype(L, 4, LUA_TTABLE);
+    const char *touchpoint = opt_field(L, 4, "touchpoint", "score_set");
+    store_id tp = 0;
+    cx_error err;
+    if (touchpoint && store_touchpoint_ensure(p->set->st, touchpoint, &tp, &err) < 0)
+        return luaL_error(L, "ctx.score_set: %s", err.text);
+    store_origin o = ctx_origin(p);
+    if (store_score_set(p->set->st, &o, customer, module, tp, score, &err) < 0)
+        return luaL_error(L, "ctx.score_set: %s", err.text);
+    return 0;
+}
+
+/* ctx.outbox_send(customer, channel, template [, vars]) [-(3|4), +1, e] */
+static int ctx_outbox_send(lua_State *L)
+{
+    struct plugin *p = ctx_plugin(L);
+    ctx_check_writing(L, p, "outbox_send");
+    store_id customer = ctx_customer(L, p, 1, "outbox_send");
+    const char *channel = luaL_checkstring(L, 2);
+    const char *template_name = luaL_checkstring(L, 3);
+    ctx_check_name(L, "a channel", "outbox_send", channel);
+    ctx_check_name(L, "a template", "outbox_send", template_name);
+    buf vars = BUF_INIT;
+    cx_error err;
+    if (!lua_isnoneornil(L, 4)) {
+        luaL_checktype(L, 4, LUA_TTABLE);
+        if (luahost_to_json(L, 4, &vars, &err) < 0) {
+            buf_free(&vars);
+            return luaL_error(L, "ctx.outbox_send: vars: %s", err.text);
+        }
+    }
+    store_id id = 0;
+    store_origin o = ctx_origin(p);
+    int rc = store_outbox_add(p->set->st, &o, customer, channel, template_name, vars.data, &id, &err);
+    buf_free(&vars);
+    if (rc < 0)
+        return luaL_error(L, "ctx.outbox_send: %s", err.text);
+    lua_pushinteger(L, id);
+    return 1;
+}
+
+/* ctx.log(...) [-n, +0, e]: a line on the host's log, prefixed with client and plugin. */
+static int ctx_log(lua_State *L)
+{
+    struct plugin *p = ctx_plugin(L);
+    luaL_Buffer b;
+    int n = lua_gettop(L);
+    luaL_buffinit(L, &b);
+    for (int i = 1; i <= n; i++) {
+        if (i > 1)
+            luaL_addchar(&b, ' ');
+        luaL_tolstring(L, i, NULL);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    fprintf(stderr, "%s/%s: %s\n", p->set->client, p->name, lua_tostring(L, -1));
+    return 0;
+}
+
+/* ctx.now() [-0, +1, -]: the time of what is being handled (the event's
+ * time, the refresh's as_of), else the clock. */
+static int ctx_now(lua_State *L)
+{
+    struct plugin *p = ctx_plugin(L);
+    lua_pushinteger(L, p->set->writing ? p->set->origin.at : utc_now());
+    return 1;
+}
+
+/* Copies the table at src into the table at dst (one level). [-0, +0, m] */
+static void copy_fields(lua_State *L, int src, int dst)
+{
+    lua_pushnil(L);
+    while (lua_next(L, src)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, dst);
+    }
+}
+
+/* Pushes the plugin's settings: its defaults, overlaid with config.lua's
+ * table of the same name, each value checked against its default's type.
+ * Returns 0, or -1 with err. [-0, +(0|1), m] */
+static int push_settings(lua_State *L, plugin_set *ps, struct plugin *p, int table, cx_error *err)
+{
+    lua_newtable(L);                         /* [settings] */
+    int settings = lua_gettop(L);
+    lua_getfield(L, table, "defaults");      /* [settings, defaults] */
+    int defaults = lua_gettop(L);
+    int has_defaults = lua_istable(L, defaults);
+    if (has_defaults)
+        copy_fields(L, defaults, settings);
+    else if (!lua_isnil(L, defaults)) {
+        cx_error_set(err, "%s: defaults must be a table", p->path);
+        lua_settop(L, settings - 1);
+        return -1;
+    }
+    if (ps->config_ref != LUA_NOREF && ps->config_ref != LUA_REFNIL) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, ps->config_ref);   /* [settings, defaults, config] */
+        lua_getfield(L, -1, p->name);                        /* [..., config, mine] */
+        if (lua_istable(L, -1)) {
+            int mine = lua_gettop(L);
+            lua_pushnil(L);
+            while (lua_next(L, mine)) {      /* [..., mine, k, v] */
+                const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+                if (has_defaults) {
+                    lua_pushvalue(L, -2);
+                    lua_rawget(L, defaults); /* [..., k, v, default] */
+                    int want = lua_type(L, -1);
+                    lua_pop(L, 1);
+                    if (want == LUA_TNIL) {
+                        cx_error_set(err, "config.lua: %s.%s is not a setting of plugin '%s'", p->name, key, p->name);
+                        lua_settop(L, settings - 1);
+                        return -1;
+                    }
+                    if (want != lua_type(L, -1)) {
+                        cx_error_set(err, "config.lua: %s.%s must be a %s, not a %s", p->name, key,
+                                     lua_typename(L, want), luaL_typename(L, -1));
+                        lua_settop(L, settings - 1);
+                        return -1;
+                    }
+                }
+                lua_pushvalue(L, -2);
+                lua_insert(L, -2);
+                lua_rawset(L, settings);     /* [..., mine, k] */
+            }
+        } else if (!lua_isnil(L, -1)) {
+            cx_error_set(err, "config.lua: %s must be a table of settings", p->name);
+            lua_settop(L, settings - 1);
+            return -1;
+        }
+        lua_pop(L, 2);                       /* [settings, defaults] */
+    }
+    lua_pop(L, 1);                           /* [settings] */
+    return 0;
+}
+
+/* Builds p's ctx table and keeps a reference to it. [-0, +0, m] */
+static int make_ctx(lua_State *L, plugin_set *ps, struct plugin *p, int table, cx_error *err)
+{
+    static const luaL_Reg functions[] = {
+        {"facts_set", ctx_facts_set}, {"fact_set", ctx_fact_set}, {"fact", ctx_fact},
+        {"facts", ctx_facts}, {"tag", ctx_tag}, {"untag", ctx_untag}, {"has_tag", ctx_has_tag},
+        {"ledger_add", ctx_ledger_add}, {"balance", ctx_balance}, {"score_set", ctx_score_set},
+        {"outbox_send", ctx_outbox_send}, {"log", ctx_log}, {"now", ctx_now}, {NULL, NULL}};
+    lua_newtable(L);                         /* [ctx] */
+    lua_pushlightuserdata(L, p);
+    luaL_setfuncs(L, functions, 1);
+    lua_pushstring(L, p->name);
+    lua_setfield(L, -2, "plugin");
+    lua_pushstring(L, ps->client);
+    lua_setfield(L, -2, "client");
+    if (push_settings(L, ps, p, table, err) < 0) {
+        lua_pop(L, 1);
+        return -1;
+    }
+    lua_setfield(L, -2, "config");           /* [ctx] */
+    p->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+/* --- loading ------------------------------------------------------------------- */
+
+static int valid_plugin_name(const char *s)
+{
+    if (!*s || !islower((unsigned char)*s) || strlen(s) > 40)
+        return 0;
+    for (; *s; s++)
+        if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '_'))
+            return 0;
+    return 1;
+}
+
+/* Reads the plugin table at index t into a new struct plugin. [-0, +0, m] */
+static struct plugin *plugin_from_table(lua_State *L, int t, const char *path, int builtin, cx_error *err)
+{
+    struct plugin *p = calloc(1, sizeof *p);
+    if (!p) {
+        cx_error_set(err, "out of memory");
+        return NULL;
+    }
+    p->builtin = builtin;
+    p->path = strdup(path);
+    p->table_ref = p->ctx_ref = LUA_NOREF;
+    p->order = PLUGIN_DEFAULT_ORDER;
+
+    lua_getfield(L, t, "name");
+    if (lua_type(L, -1) != LUA_TSTRING || !valid_plugin_name(lua_tostring(L, -1))) {
+        cx_error_set(err, "%s: the plugin's name must be a lower-case word (letters, digits, _), as in "
+                     "name = \"loyalty\"", path);
+        goto fail;
+    }
+    p->name = strdup(lua_tostring(L, -1));
+    lua_pop(L, 1);
+    lua_getfield(L, t, "version");
+    if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER) {
+        cx_error_set(err, "%s: plugin '%s' has no version (version = \"1.0\")", path, p->name);
+        goto fail;
+    }
+    p->version = strdup(lua_tostring(L, -1));
+    lua_pop(L, 1);
+    lua_getfield(L, t, "description");
+    p->description = strdup(lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "");
+    lua_pop(L, 1);
+    lua_getfield(L, t, "order");
+    if (!lua_isnil(L, -1)) {
+        if (!lua_isinteger(L, -1)) {
+            cx_error_set(err, "%s: plugin '%s': order must be a whole number", path, p->name);
+            goto fail;
+        }
+        p->order = (int)lua_tointeger(L, -1);
+    }
+    lua_pop(L, 1);
+
+    lua_getfield(L, t, "events");
+    if (lua_istable(L, -1)) {
+        int n = (int)lua_rawlen(L, -1);
+        p->events = calloc((size_t)n + 1, sizeof *p->events);
+        for (int i = 1; p->events && i <= n; i++) {
+            lua_rawgeti(L, -1, i);
+            if (lua_type(L, -1) != LUA_TSTRING) {
+                cx_error_set(err, "%s: plugin '%s': events must be a list of event type names", path, p->name);
+                lua_pop(L, 2);
+                goto fail_popped;
+            }
+            p->events[p->nevents++] = strdup(lua_tostring(L, -1));
+            lua_pop(L, 1);
+        }
+    } else if (!lua_isnil(L, -1)) {
+        cx_error_set(err, "%s: plugin '%s': events must be a list such as {\"purchase\"}", path, p->name);
+        goto fail;
+    }
+    lua_pop(L, 1);
+
+    /* A misspelt hook would silently never run: name it instead. */
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            continue;
+        const char *key = lua_tostring(L, -1);
+        if (strncmp(key, "on_", 3) != 0)
+            continue;
+        int known = 0;
+        for (int i = 0; known_hooks[i]; i++)
+            known |= strcmp(key, known_hooks[i]) == 0;
+        lua_pushvalue(L, -1);
+        lua_rawget(L, t);
+        int is_function = lua_isfunction(L, -1);
+        lua_pop(L, 1);
+        if (!known || !is_function) {
+            cx_error_set(err, "%s: plugin '%s': %s '%s' (hooks: on_load, on_event, on_refresh)", path, p->name,
+                         known ? "hook is not a function:" : "unknown hook", key);
+            lua_pop(L, 1);
+            goto fail_popped;
+        }
+    }
+    return p;
+fail:
+    lua_pop(L, 1);
+fail_popped:
+    plugin_free(p);
+    return NULL;
+}
+
+/* Runs one plugin file's text and reads the table it returns. */
+static struct plugin *plugin_load_text(plugin_set *ps, const char *text, size_t len, const char *path,
+                                       int builtin, cx_error *err)
+{
+    lua_State *L = luahost_state(ps->host);
+    char chunkname[1024], what[1100];
+    snprintf(chunkname, sizeof chunkname, "@%s", path);
+    snprintf(what, sizeof what, "loading plugin %s", path);
+    luahost_push_sandbox(ps->host, path);    /* [env] */
+    if (luahost_load(ps->host, text, len, chunkname, -1, err) < 0) {
+        lua_pop(L, 1);
+        return NULL;
+    }                                        /* [env, chunk] */
+    if (luahost_call(ps->host, 0, 1, what, err) < 0) {
+        lua_pop(L, 1);
+        return NULL;
+    }                                        /* [env, table] */
+    if (!lua_istable(L, -1)) {
+        cx_error_set(err, "%s: a plugin file must return a table (return { name = ..., version = ..., ... })", path);
+        lua_pop(L, 2);
+        return NULL;
+    }
+    struct plugin *p = plugin_from_table(L, lua_gettop(L), path, builtin, err);
+    if (p) {
+        p->set = ps;
+        p->table_ref = luaL_ref(L, LUA_REGISTRYINDEX);   /* [env] */
+        lua_pop(L, 1);
+    } else {
+        lua_pop(L, 2);
+    }
+    return p;
+}
+
+static int read_file(const char *path, buf *out, cx_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    char chunk[8192];
+    size_t n;
+    if (!f) {
+        cx_error_set(err, "%s: cannot read it", path);
+        return -1;
+    }
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        buf_add(out, chunk, n);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        cx_error_set(err, "%s: read error", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Adds p, replacing a plugin of the same name (a client's replaces a built-in). */
+static int plugin_add(plugin_set *ps, struct plugin *p, cx_error *err)
+{
+    lua_State *L = luahost_state(ps->host);
+    for (int i = 0; i < ps->count; i++) {
+        struct plugin *old = ps->items[i];
+        if (strcmp(old->name, p->name) != 0)
+            continue;
+        if (!old->builtin) {
+            cx_error_set(err, "%s: a plugin named '%s' is already loaded from %s", p->path, p->name, old->path);
+            luaL_unref(L, LUA_REGISTRYINDEX, p->table_ref);
+            plugin_free(p);
+            return -1;
+        }
+        luaL_unref(L, LUA_REGISTRYINDEX, old->table_ref);
+        plugin_free(old);
+        p->replaces_builtin = 1;
+        ps->items[i] = p;
+        return 0;
+    }
+    struct plugin **items = realloc(ps->items, (size_t)(ps->count + 1) * sizeof *items);
+    if (!items) {
+        cx_error_set(err, "out of memory");
+        plugin_free(p);
+        return -1;
+    }
+    ps->items = items;
+    ps->items[ps->count++] = p;
+    return 0;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int compare_plugins(const void *a, const void *b)
+{
+    const struct plugin *x = *(struct plugin *const *)a, *y = *(struct plugin *const *)b;
+    if (x->order != y->order)
+        return x->order < y->order ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+/* The client's plugin files, sorted; a missing folder has none. */
+static int load_client_plugins(plugin_set *ps, cx_error *err)
+{
+    uv_fs_t req;
+    uv_dirent_t ent;
+    char **names = NULL;
+    size_t count = 0;
+    int rc = 0;
+    if (!ps->plugin_dir)
+        return 0;
+    int n = uv_fs_scandir(NULL, &req, ps->plugin_dir, 0, NULL);
+    if (n < 0) {
+        uv_fs_req_cleanup(&req);
+        return 0;
+    }
+    names = calloc((size_t)n + 1, sizeof *names);
+    while (names && uv_fs_scandir_next(&req, &ent) != UV_EOF) {
+        size_t len = strlen(ent.name);
+        if (ent.type != UV_DIRENT_DIR && len > 4 && strcmp(ent.name + len - 4, ".lua") == 0 && ent.name[0] != '.')
+            names[count++] = strdup(ent.name);
+    }
+    uv_fs_req_cleanup(&req);
+    if (!names) {
+        cx_error_set(err, "out of memory");
+        return -1;
+    }
+    qsort(names, count, sizeof *names, compare_names);
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        buf path = BUF_INIT, text = BUF_INIT;
+        buf_printf(&path, "%s/%s", ps->plugin_dir, names[i]);
+        if (read_file(path.data, &text, err) < 0) {
+            rc = -1;
+        } else {
+            struct plugin *p = plugin_load_text(ps, buf_str(&text), text.len, path.data, 0, err);
+            rc = p ? plugin_add(ps, p, err) : -1;
+        }
+        buf_free(&path);
+        buf_free(&text);
+    }
+    for (size_t i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+int plugin_load_all(plugin_set *ps, cx_error *err)
+{
+    lua_State *L = luahost_state(ps->host);
+    for (const struct embedded_file *f = embedded_files; f->path; f++) {
+        if (f->kind != EMBEDDED_PLUGIN)
+            continue;
+        struct plugin *p = plugin_load_text(ps, f->text, f->size, f->path, 1, err);
+        if (!p || plugin_add(ps, p, err) < 0)
+            return -1;
+    }
+    if (load_client_plugins(ps, err) < 0)
+        return -1;
+    qsort(ps->items, (size_t)ps->count, sizeof *ps->items, compare_plugins);
+
+    for (int i = 0; i < ps->count; i++) {
+        struct plugin *p = ps->items[i];
+        lua_rawgeti(L, LUA_REGISTRYINDEX, p->table_ref);     /* [table] */
+        if (make_ctx(L, ps, p, lua_gettop(L), err) < 0) {
+            lua_pop(L, 1);
+            cx_error_prefix(err, "plugin '%s' (%s)", p->name, p->path);
+            return -1;
+        }
+        lua_pop(L, 1);
+    }
+    for (int i = 0; i < ps->count; i++) {
+        struct plugin *p = ps->items[i];
+        if (!plugin_has_hook(L, p, "on_load"))
+            continue;
+        push_hook(L, p, "on_load");                          /* [fn] */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, p->ctx_ref);       /* [fn, ctx] */
+        if (call_hook(ps, p, "on_load", 1, "", err) < 0)     /* [] */
+            return -1;
+    }
+    return 0;
+}
+
+/* --- running hooks ---------------------------------------------------------- */
+
+static int plugin_wants(const struct plugin *p, const char *type)
+{
+    if (!p->events)
+        return 1;
+    for (int i = 0; i < p->nevents; i++)
+        if (strcmp(p->events[i], type) == 0)
+            return 1;
+    return 0;
+}
+
+/* Pushes a fresh table for ev, so no plugin can change what the next sees.
+ * [-0, +1, m] */
+static int push_event(lua_State *L, const cx_event *ev, cx_error *err)
+{
+    lua_createtable(L, 0, 8);
+    lua_pushstring(L, ev->id);
+    lua_setfield(L, -2, "id");
+    lua_pushstring(L, ev->type);
+    lua_setfield(L, -2, "type");
+    if (ev->customer) {
+        lua_pushstring(L, ev->customer);
+        lua_setfield(L, -2, "customer");
+    }
+    lua_pushinteger(L, ev->at);
+    lua_setfield(L, -2, "at");
+    if (ev->has_amount) {
+        lua_pushinteger(L, ev->amount_cents);
+        lua_setfield(L, -2, "amount_cents");
+    }
+    if (ev->touchpoint) {
+        lua_pushstring(L, ev->touchpoint);
+        lua_setfield(L, -2, "touchpoint");
+    }
+    if (ev->data_json) {
+        if (luahost_push_json(L, ev->data_json, strlen(ev->data_json), err) < 0) {
+            lua_pop(L, 1);
+            return -1;
+        }
+    } else {
+        lua_newtable(L);
+    }
+    lua_setfield(L, -2, "data");
+    return 0;
+}
+
+/* Pushes p's hook function. [-0, +1, -] */
+static void push_hook(lua_State *L, const struct plugin *p, const char *hook)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->table_ref);         /* [table] */
+    lua_getfield(L, -1, hook);                               /* [table, fn] */
+    lua_remove(L, -2);                                       /* [fn] */
+}
+
+/* Calls the hook pushed with push_hook and its nargs arguments.
+ * [-(nargs+1), +0, -] */
+static int call_hook(plugin_set *ps, struct plugin *p, const char *hook, int nargs, const char *what_extra,
+                     cx_error *err)
+{
+    char what[1024];
+    snprintf(what, sizeof what, "plugin '%s' (%s), hook %s%s", p->name, p->path, hook, what_extra);
+    ps->in_hook = 1;
+    int rc = luahost_call(ps->host, nargs, 0, what, err);
+    ps->in_hook = 0;
+    return rc;
+}
+
+static int plugin_has_hook(lua_State *L, const struct plugin *p, const char *hook)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->table_ref);
+    lua_getfield(L, -1, hook);
+    int has = lua_isfunction(L, -1);
+    lua_pop(L, 2);
+    return has;
+}
+
+int plugin_handle_event(plugin_set *ps, const cx_event *ev, store_id event_id, cx_error *err)
+{
+    lua_State *L = luahost_state(ps->host);
+    char extra[300];
+    snprintf(extra, sizeof extra, ", event '%.200s'", ev->id);
+    ps->writing = 1;
+    ps->origin.event = event_id;
+    ps->origin.at = ev->at;
+    int rc = 0;
+    for (int i = 0; i < ps->count && rc == 0; i++) {
+        struct plugin *p = ps->items[i];
+        if (!plugin_wants(p, ev->type) || !plugin_has_hook(L, p, "on_event"))
+            continue;
+        push_hook(L, p, "on_event");                         /* [fn] */
+        if (push_event(L, ev, err) < 0) {                    /* [fn, ev] */
+            lua_pop(L, 1);
+            cx_error_prefix(err, "event '%s': data", ev->id);
+            rc = -1;
+            break;
+        }
+        lua_rawgeti(L, LUA_REGISTRYINDEX, p->ctx_ref);       /* [fn, ev, ctx] */
+        rc = call_hook(ps, p, "on_event", 2, extra, err);    /* [] */
+    }
+    ps->writing = 0;
+    ps->origin.event = 0;
+    return rc;
+}
+
+int plugin_refresh(plugin_set *ps, int64_t as_of, cx_error *err)
+{
+    lua_State *L = luahost_state(ps->host);
+    char extra[64], date[UTC_TEXT_SIZE];
+    utc_format(as_of, date);
+    snprintf(extra, sizeof extra, ", as of %s", date);
+    ps->writing = 1;
+    ps->origin.event = 0;
+    ps->origin.at = as_of;
+    int rc = 0;
+    for (int i = 0; i < ps->count && rc == 0; i++) {
+        struct plugin *p = ps->items[i];
+        if (!plugin_has_hook(L, p, "on_refresh"))
+            continue;
+        push_hook(L, p, "on_refresh");                       /* [fn] */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, p->ctx_ref);       /* [fn, ctx] */
+        lua_pushinteger(L, as_of);                           /* [fn, ctx, as_of] */
+        rc = call_hook(ps, p, "on_refresh", 2, extra, err);  /* [] */
+    }
+    ps->writing = 0;
+    return rc;
+}

@@ -1,0 +1,191 @@
+/* session.c: opens a client for work; see session.h. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <lua.h>
+#include <lauxlib.h>
+#include "cxhost/buf.h"
+#include "cxhost/cxlib.h"
+#include "cxhost/session.h"
+#include "cxhost/workspace.h"
+
+struct session {
+    char *home, *client, *dir;
+    store *st;
+    luahost *host;
+    plugin_set *plugins;
+    int config_ref;
+    int print_to_stderr;
+};
+
+static void session_print(void *ud, const char *owner, const char *line)
+{
+    session *s = ud;
+    if (s->print_to_stderr)
+        fprintf(stderr, "%s/%s: %s\n", s->client, owner, line);
+    else
+        printf("%s\n", line);
+}
+
+/* Reads a whole number setting limits.<field> within [min, max]. [-0, +0, -] */
+static int limit_setting(lua_State *L, int limits, const char *field, lua_Integer min, lua_Integer max,
+                         lua_Integer *out, cx_error *err)
+{
+    lua_getfield(L, limits, field);
+    int rc = 0;
+    if (!lua_isnil(L, -1)) {
+        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < min || lua_tointeger(L, -1) > max) {
+            cx_error_set(err, "config.lua: limits.%s must be a whole number from %lld to %lld", field,
+                         (long long)min, (long long)max);
+            rc = -1;
+        } else {
+            *out = lua_tointeger(L, -1);
+            rc = 1;
+        }
+    }
+    lua_pop(L, 1);
+    return rc;
+}
+
+/* Runs config.lua, when there is one, keeps its table and applies its limits. */
+static int session_load_config(session *s, cx_error *err)
+{
+    lua_State *L = luahost_state(s->host);
+    buf path = BUF_INIT, text = BUF_INIT, chunk = BUF_INIT;
+    struct stat st;
+    int rc = -1;
+    s->config_ref = LUA_NOREF;
+    workspace_client_path(s->home, s->client, "config.lua", &path);
+    if (stat(path.data, &st) != 0) {
+        buf_free(&path);
+        return 0;
+    }
+    FILE *f = fopen(path.data, "rb");
+    if (!f) {
+        cx_error_set(err, "%s: cannot read it", path.data);
+        goto done;
+    }
+    char block[4096];
+    size_t n;
+    while ((n = fread(block, 1, sizeof block, f)) > 0)
+        buf_add(&text, block, n);
+    fclose(f);
+    buf_printf(&chunk, "@%s", path.data);
+    luahost_push_sandbox(s->host, "config");                    /* [env] */
+    if (luahost_load(s->host, buf_str(&text), text.len, chunk.data, -1, err) < 0) {
+        lua_pop(L, 1);
+        goto done;
+    }
+    if (luahost_call(s->host, 0, 1, "config.lua", err) < 0) {   /* [env, config] */
+        lua_pop(L, 1);
+        goto done;
+    }
+    if (!lua_istable(L, -1)) {
+        cx_error_set(err, "%s: must return a table of settings (return { lifecycle = { ... } })", path.data);
+        lua_pop(L, 2);
+        goto done;
+    }
+    lua_getfield(L, -1, "limits");                             /* [env, config, limits] */
+    if (lua_istable(L, -1)) {
+        lua_Integer mb = 0, instructions = 0;
+        int has_mb = limit_setting(L, lua_gettop(L), "memory_mb", 8, 65536, &mb, err);
+        int has_ins = has_mb < 0 ? -1 : limit_setting(L, lua_gettop(L), "instructions", 100000, 1000000000000LL,
+                                                       &instructions, err);
+        if (has_mb < 0 || has_ins < 0) {
+            lua_pop(L, 3);
+            goto done;
+        }
+        if (has_mb)
+            luahost_set_memory_limit(s->host, (size_t)mb << 20);
+        if (has_ins)
+            luahost_set_instruction_budget(s->host, instructions);
+    } else if (!lua_isnil(L, -1)) {
+        cx_error_set(err, "%s: limits must be a table ({ memory_mb = 256, instructions = 100000000 })", path.data);
+        lua_pop(L, 3);
+        goto done;
+    }
+    lua_pop(L, 1);                                             /* [env, config] */
+    s->config_ref = luaL_ref(L, LUA_REGISTRYINDEX);            /* [env] */
+    lua_pop(L, 1);
+    rc = 0;
+done:
+    buf_free(&path);
+    buf_free(&text);
+    buf_free(&chunk);
+    return rc;
+}
+
+int session_open(const char *home, const char *client, session **out, cx_error *err)
+{
+    *out = NULL;
+    if (workspace_check_client_name(client, err) < 0)
+        return -1;
+    if (!workspace_client_exists(home, client)) {
+        cx_error_set(err, "no client '%s' in %s (create it with: cxhost client add %s)", client, home, client);
+        return -1;
+    }
+    session *s = calloc(1, sizeof *s);
+    if (!s) {
+        cx_error_set(err, "out of memory");
+        return -1;
+    }
+    s->config_ref = LUA_NOREF;
+    s->home = strdup(home);
+    s->client = strdup(client);
+    buf dir = BUF_INIT, db = BUF_INIT, plugins = BUF_INIT;
+    workspace_client_path(home, client, NULL, &dir);
+    workspace_client_path(home, client, "store.db", &db);
+    workspace_client_path(home, client, "plugins", &plugins);
+    s->dir = strdup(dir.data);
+    int rc = -1;
+    if (store_open(db.data, 0, &s->st, err) < 0)
+        goto done;
+    if (!(s->host = luahost_new(0, err)))
+        goto done;
+    luahost_set_env_fn(s->host, cxlib_add, s);
+    luahost_set_print_fn(s->host, session_print, s);
+    if (session_load_config(s, err) < 0)
+        goto done;
+    s->plugins = plugin_set_new(s->host, s->st, client, plugins.data, s->config_ref);
+    if (!s->plugins) {
+        cx_error_set(err, "out of memory");
+        goto done;
+    }
+    if (plugin_load_all(s->plugins, err) < 0)
+        goto done;
+    rc = 0;
+done:
+    buf_free(&dir);
+    buf_free(&db);
+    buf_free(&plugins);
+    if (rc < 0)
+        session_close(s);
+    else
+        *out = s;
+    return rc;
+}
+
+void session_close(session *s)
+{
+    if (!s)
+        return;
+    if (s->st && store_in_transaction(s->st))
+        store_rollback(s->st);
+    plugin_set_free(s->plugins);
+    luahost_free(s->host);
+    store_close(s->st);
+    free(s->home);
+    free(s->client);
+    free(s->dir);
+    free(s);
+}
+
+store *session_store(session *s) { return s->st; }
+luahost *session_lua(session *s) { return s->host; }
+plugin_set *session_plugins(session *s) { return s->plugins; }
+const char *session_client(const session *s) { return s->client; }
+const char *session_home(const session *s) { return s->home; }
+const char *session_dir(const session *s) { return s->dir; }
+void session_set_print_to_stderr(session *s, int on) { s->print_to_stderr = on; }

@@ -1,0 +1,858 @@
+/* store.c: the SQLite backend of store.h.
+ *
+ * Owns the connection, the schema and its migrations, the prepared
+ * statements of the hot path, and the caches of customer and touchpoint ids.
+ * The caches are dropped whenever a transaction or savepoint is taken back,
+ * because ids handed out inside it no longer exist. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sqlite3.h>
+#include "cxhost/store.h"
+#include "cxhost/buf.h"
+#include "cxhost/strmap.h"
+#include "cxhost/utc.h"
+
+/* Each entry moves the schema from version i to i + 1. Add, never edit. */
+static const char *const migrations[] = {
+    /* 0 -> 1: the first schema. */
+    "CREATE TABLE meta(\n"
+    "  key TEXT PRIMARY KEY,\n"
+    "  value TEXT\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE customers(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  external_id TEXT NOT NULL UNIQUE,\n"
+    "  first_seen_at INTEGER NOT NULL,\n"
+    "  created_at INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE TABLE touchpoints(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  name TEXT NOT NULL UNIQUE,\n"
+    "  stage TEXT CHECK (stage IN ('before', 'during', 'after')),\n"
+    "  provider TEXT\n"
+    ");\n"
+    "CREATE TABLE imports(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  source TEXT NOT NULL,\n"
+    "  format TEXT NOT NULL,\n"
+    "  started_at INTEGER NOT NULL,\n"
+    "  finished_at INTEGER,\n"
+    "  lines INTEGER,\n"
+    "  inserted INTEGER,\n"
+    "  duplicates INTEGER,\n"
+    "  rejected INTEGER\n"
+    ");\n"
+    "CREATE TABLE events(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  external_id TEXT NOT NULL UNIQUE,\n"
+    "  type TEXT NOT NULL,\n"
+    "  customer_id INTEGER REFERENCES customers(id),\n"
+    "  at INTEGER NOT NULL,\n"
+    "  amount_cents INTEGER,\n"
+    "  touchpoint_id INTEGER REFERENCES touchpoints(id),\n"
+    "  data TEXT,\n"
+    "  import_id INTEGER REFERENCES imports(id),\n"
+    "  ingested_at INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX events_customer_at ON events(customer_id, at);\n"
+    "CREATE TABLE customer_facts(\n"
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id),\n"
+    "  plugin TEXT NOT NULL,\n"
+    "  name TEXT NOT NULL,\n"
+    "  value,\n"
+    "  event_id INTEGER REFERENCES events(id),\n"
+    "  updated_at INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (customer_id, plugin, name)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE customer_tags(\n"
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id),\n"
+    "  tag TEXT NOT NULL,\n"
+    "  plugin TEXT NOT NULL,\n"
+    "  event_id INTEGER REFERENCES events(id),\n"
+    "  at INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (customer_id, tag)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE ledger(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id),\n"
+    "  points INTEGER NOT NULL,\n"
+    "  kind TEXT NOT NULL,\n"
+    "  rule TEXT,\n"
+    "  note TEXT,\n"
+    "  at INTEGER NOT NULL,\n"
+    "  plugin TEXT NOT NULL,\n"
+    "  event_id INTEGER REFERENCES events(id)\n"
+    ");\n"
+    "CREATE INDEX ledger_customer ON ledger(customer_id, at);\n"
+    "CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger\n"
+    "  BEGIN SELECT RAISE(ABORT, 'the loyalty ledger is append-only'); END;\n"
+    "CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger\n"
+    "  BEGIN SELECT RAISE(ABORT, 'the loyalty ledger is append-only'); END;\n"
+    "CREATE TABLE refunds(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  external_id TEXT NOT NULL UNIQUE,\n"
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id),\n"
+    "  purchase_event_id INTEGER REFERENCES events(id),\n"
+    "  requested_cents INTEGER NOT NULL,\n"
+    "  approved_cents INTEGER NOT NULL DEFAULT 0,\n"
+    "  decision TEXT NOT NULL CHECK (decision IN ('approved', 'partial', 'rejected')),\n"
+    "  rule TEXT,\n"
+    "  reason TEXT NOT NULL,\n"
+    "  at INTEGER NOT NULL,\n"
+    "  plugin TEXT NOT NULL,\n"
+    "  event_id INTEGER REFERENCES events(id)\n"
+    ");\n"
+    "CREATE TABLE experience_scores(\n"
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id),\n"
+    "  module TEXT NOT NULL CHECK (module IN ('sense', 'feel', 'think', 'act', 'relate')),\n"
+    "  touchpoint_id INTEGER NOT NULL DEFAULT 0,\n"
+    "  score REAL NOT NULL CHECK (score >= 0 AND score <= 100),\n"
+    "  at INTEGER NOT NULL,\n"
+    "  plugin TEXT NOT NULL,\n"
+    "  event_id INTEGER REFERENCES events(id),\n"
+    "  PRIMARY KEY (customer_id, module, touchpoint_id)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE campaigns(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  name TEXT NOT NULL UNIQUE,\n"
+    "  description TEXT,\n"
+    "  module TEXT,\n"
+    "  source TEXT,\n"
+    "  created_at INTEGER NOT NULL,\n"
+    "  next_run_at INTEGER\n"
+    ");\n"
+    "CREATE TABLE campaign_runs(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  campaign_id INTEGER NOT NULL REFERENCES campaigns(id),\n"
+    "  period TEXT NOT NULL,\n"
+    "  started_at INTEGER NOT NULL,\n"
+    "  finished_at INTEGER,\n"
+    "  status TEXT NOT NULL,\n"
+    "  stats TEXT,\n"
+    "  UNIQUE (campaign_id, period)\n"
+    ");\n"
+    "CREATE TABLE outbox(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  customer_id INTEGER REFERENCES customers(id),\n"
+    "  channel TEXT NOT NULL,\n"
+    "  template TEXT NOT NULL,\n"
+    "  vars TEXT,\n"
+    "  status TEXT NOT NULL DEFAULT 'pending'\n"
+    "    CHECK (status IN ('pending', 'sent', 'failed', 'cancelled')),\n"
+    "  campaign_run_id INTEGER REFERENCES campaign_runs(id),\n"
+    "  plugin TEXT NOT NULL,\n"
+    "  event_id INTEGER REFERENCES events(id),\n"
+    "  created_at INTEGER NOT NULL,\n"
+    "  sent_at INTEGER\n"
+    ");\n"
+    "CREATE TABLE audit(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  at INTEGER NOT NULL,\n"
+    "  plugin TEXT NOT NULL,\n"
+    "  event_id INTEGER REFERENCES events(id),\n"
+    "  customer_id INTEGER REFERENCES customers(id),\n"
+    "  effect TEXT NOT NULL,\n"
+    "  detail TEXT\n"
+    ");\n"
+    "CREATE INDEX audit_event ON audit(event_id);\n"
+    "CREATE VIEW lifecycle AS\n"
+    "  SELECT c.id AS customer_id, c.external_id AS customer,\n"
+    "    MAX(CASE WHEN f.name = 'stage' THEN f.value END) AS stage,\n"
+    "    MAX(CASE WHEN f.name = 'first_purchase_at' THEN f.value END) AS first_purchase_at,\n"
+    "    MAX(CASE WHEN f.name = 'last_purchase_at' THEN f.value END) AS last_purchase_at,\n"
+    "    MAX(CASE WHEN f.name = 'purchase_count' THEN f.value END) AS purchase_count,\n"
+    "    MAX(CASE WHEN f.name = 'total_spend_cents' THEN f.value END) AS total_spend_cents\n"
+    "  FROM customers c JOIN customer_facts f ON f.customer_id = c.id AND f.plugin = 'lifecycle'\n"
+    "  GROUP BY c.id;\n"
+    "CREATE VIEW loyalty_balances AS\n"
+    "  SELECT customer_id, SUM(points) AS points FROM ledger GROUP BY customer_id;\n",
+};
+
+enum stmt_id {
+    ST_CUSTOMER_INSERT, ST_CUSTOMER_FIND, ST_TOUCHPOINT_INSERT, ST_TOUCHPOINT_FIND,
+    ST_EVENT_INSERT, ST_FACT_SET, ST_FACTS_ALL, ST_FACTS_PLUGIN, ST_AUDIT,
+    ST_TAG_ON, ST_TAG_OFF, ST_TAG_HAS, ST_LEDGER_ADD, ST_LEDGER_BALANCE, ST_SCORE_SET,
+    ST_OUTBOX_ADD, ST_LATEST_EVENT, ST_IMPORT_BEGIN, ST_IMPORT_FINISH, ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_CUSTOMER_INSERT] = "INSERT INTO customers(external_id, first_seen_at, created_at) VALUES (?1, ?2, ?3)",
+    [ST_CUSTOMER_FIND] = "SELECT id FROM customers WHERE external_id = ?1",
+    [ST_TOUCHPOINT_INSERT] = "INSERT INTO touchpoints(name) VALUES (?1)",
+    [ST_TOUCHPOINT_FIND] = "SELECT id FROM touchpoints WHERE name = ?1",
+    [ST_EVENT_INSERT] =
+        "INSERT INTO events(external_id, type, customer_id, at, amount_cents, touchpoint_id, data, import_id, ingested_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(external_id) DO NOTHING",
+    [ST_FACT_SET] =
+        "INSERT INTO customer_facts(customer_id, plugin, name, value, event_id, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+        " ON CONFLICT(customer_id, plugin, name) DO UPDATE SET value = excluded.value,"
+        " event_id = excluded.event_id, updated_at = excluded.updated_at"
+        " WHERE value IS NOT excluded.value",
+    [ST_FACTS_ALL] = "SELECT plugin, name, value FROM customer_facts WHERE customer_id = ?1 ORDER BY plugin, name",
+    [ST_FACTS_PLUGIN] = "SELECT plugin, name, value FROM customer_facts WHERE customer_id = ?1 AND plugin = ?2 ORDER BY name",
+    [ST_AUDIT] = "INSERT INTO audit(at, plugin, event_id, customer_id, effect, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_TAG_ON] =
+        "INSERT INTO customer_tags(customer_id, tag, plugin, event_id, at) VALUES (?1, ?2, ?3, ?4, ?5)"
+        " ON CONFLICT(customer_id, tag) DO NOTHING",
+    [ST_TAG_OFF] = "DELETE FROM customer_tags WHERE customer_id = ?1 AND tag = ?2",
+    [ST_TAG_HAS] = "SELECT 1 FROM customer_tags WHERE customer_id = ?1 AND tag = ?2",
+    [ST_LEDGER_ADD] =
+        "INSERT INTO ledger(customer_id, points, kind, rule, note, at, plugin, event_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_LEDGER_BALANCE] = "SELECT COALESCE(SUM(points), 0) FROM ledger WHERE customer_id = ?1",
+    [ST_SCORE_SET] =
+        "INSERT INTO experience_scores(customer_id, module, touchpoint_id, score, at, plugin, event_id)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(customer_id, module, touchpoint_id) DO UPDATE SET"
+        " score = excluded.score, at = excluded.at, plugin = excluded.plugin, event_id = excluded.event_id",
+    [ST_OUTBOX_ADD] =
+        "INSERT INTO outbox(customer_id, channel, template, vars, plugin, event_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_LATEST_EVENT] = "SELECT COALESCE(MAX(at), 0) FROM events",
+    [ST_IMPORT_BEGIN] = "INSERT INTO imports(source, format, started_at) VALUES (?1, ?2, ?3)",
+    [ST_IMPORT_FINISH] =
+        "UPDATE imports SET finished_at = ?2, lines = ?3, inserted = ?4, duplicates = ?5, rejected = ?6 WHERE id = ?1",
+};
+
+struct store {
+    sqlite3 *db;
+    char *path;
+    sqlite3_stmt *stmt[ST_COUNT];
+    int in_transaction;
+    int in_savepoint;
+    strmap customers;     /* external id -> id, for this connection's writes */
+    strmap touchpoints;   /* name -> id */
+    buf detail;           /* scratch for audit details */
+};
+
+static int store_fail(store *s, cx_error *err, const char *what)
+{
+    cx_error_set(err, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+    return -1;
+}
+
+static int store_exec(store *s, const char *sql, cx_error *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        cx_error_set(err, "%s: %s", s->path, msg ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* The prepared statement for id, reset and with no bindings. */
+static sqlite3_stmt *store_stmt(store *s, enum stmt_id id, cx_error *err)
+{
+    if (!s->stmt[id]) {
+        if (sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[id], NULL) != SQLITE_OK) {
+            store_fail(s, err, "preparing a statement");
+            return NULL;
+        }
+    }
+    return s->stmt[id];
+}
+
+/* Runs a statement expected to return no row; always resets it. */
+static int store_step_done(store *s, sqlite3_stmt *st, cx_error *err, const char *what)
+{
+    int rc = sqlite3_step(st);
+    int ok = rc == SQLITE_DONE || rc == SQLITE_ROW;
+    if (!ok)
+        store_fail(s, err, what);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return ok ? 0 : -1;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void bind_id(sqlite3_stmt *st, int i, store_id id)
+{
+    if (id)
+        sqlite3_bind_int64(st, i, id);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void bind_value(sqlite3_stmt *st, int i, const store_value *v)
+{
+    switch (v->type) {
+    case STORE_INT: sqlite3_bind_int64(st, i, v->i); break;
+    case STORE_REAL: sqlite3_bind_double(st, i, v->r); break;
+    case STORE_TEXT: sqlite3_bind_text(st, i, v->s, (int)v->len, SQLITE_STATIC); break;
+    default: sqlite3_bind_null(st, i); break;
+    }
+}
+
+static void column_value(sqlite3_stmt *st, int i, store_value *v)
+{
+    memset(v, 0, sizeof *v);
+    switch (sqlite3_column_type(st, i)) {
+    case SQLITE_INTEGER: v->type = STORE_INT; v->i = sqlite3_column_int64(st, i); break;
+    case SQLITE_FLOAT: v->type = STORE_REAL; v->r = sqlite3_column_double(st, i); break;
+    case SQLITE_NULL: v->type = STORE_NULL; break;
+    default:
+        v->type = STORE_TEXT;
+        v->s = (const char *)sqlite3_column_text(st, i);
+        v->len = (size_t)sqlite3_column_bytes(st, i);
+        if (!v->s)
+            v->s = "";
+        break;
+    }
+}
+
+/* A single integer from a one-row query, already bound. */
+static int store_step_int(store *s, sqlite3_stmt *st, int64_t *out, cx_error *err, const char *what)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(s, err, what);
+    return rc == SQLITE_ROW ? 1 : 0;
+}
+
+static int store_migrate(store *s, cx_error *err)
+{
+    int version = store_schema_version(s);
+    int latest = (int)(sizeof migrations / sizeof migrations[0]);
+    if (version > latest) {
+        cx_error_set(err, "%s: this store has schema version %d, newer than this cxhost knows (%d); "
+                     "use a newer cxhost", s->path, version, latest);
+        return -1;
+    }
+    for (int v = version; v < latest; v++) {
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
+        if (store_exec(s, "BEGIN IMMEDIATE", err) < 0)
+            return -1;
+        if (store_exec(s, migrations[v], err) < 0 || store_exec(s, pragma, err) < 0) {
+            cx_error_prefix(err, "migrating the schema from version %d to %d", v, v + 1);
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+        if (store_exec(s, "COMMIT", err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int store_open(const char *path, int create, store **out, cx_error *err)
+{
+    struct stat st;
+    *out = NULL;
+    if (!create && stat(path, &st) != 0) {
+        cx_error_set(err, "%s: no store there", path);
+        return -1;
+    }
+    store *s = calloc(1, sizeof *s);
+    if (!s) {
+        cx_error_set(err, "out of memory");
+        return -1;
+    }
+    s->path = strdup(path);
+    int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
+    if (!s->path || sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+        cx_error_set(err, "%s: cannot open the store: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        store_close(s);
+        return -1;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, 10000);
+    /* WAL lets readers (reports, the REPL) run beside a writer; FULL makes a
+     * commit durable before cxhost says it is done. */
+    if (store_exec(s, "PRAGMA journal_mode = WAL", err) < 0 ||
+        store_exec(s, "PRAGMA synchronous = FULL", err) < 0 ||
+        store_exec(s, "PRAGMA foreign_keys = ON", err) < 0 ||
+        store_migrate(s, err) < 0) {
+        store_close(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+void store_close(store *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(s->stmt[i]);
+    if (s->db)
+        sqlite3_close(s->db);
+    strmap_free(&s->customers);
+    strmap_free(&s->touchpoints);
+    buf_free(&s->detail);
+    free(s->path);
+    free(s);
+}
+
+int store_schema_version(store *s)
+{
+    sqlite3_stmt *st;
+    int v = -1;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            v = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    return v;
+}
+
+/* --- transactions ------------------------------------------------------ */
+
+static void store_forget_caches(store *s)
+{
+    strmap_clear(&s->customers);
+    strmap_clear(&s->touchpoints);
+}
+
+int store_begin(store *s, cx_error *err)
+{
+    if (s->in_transaction) {
+        cx_error_set(err, "%s: a transaction is already open", s->path);
+        return -1;
+    }
+    if (store_exec(s, "BEGIN IMMEDIATE", err) < 0)
+        return -1;
+    s->in_transaction = 1;
+    return 0;
+}
+
+int store_commit(store *s, cx_error *err)
+{
+    if (store_exec(s, "COMMIT", err) < 0) {
+        store_rollback(s);
+        return -1;
+    }
+    s->in_transaction = 0;
+    return 0;
+}
+
+void store_rollback(store *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    s->in_transaction = 0;
+    s->in_savepoint = 0;
+    store_forget_caches(s);
+}
+
+int store_in_transaction(const store *s) { return s->in_transaction; }
+
+int store_savepoint(store *s, cx_error *err)
+{
+    if (store_exec(s, "SAVEPOINT event", err) < 0)
+        return -1;
+    s->in_savepoint = 1;
+    return 0;
+}
+
+int store_release(store *s, cx_error *err)
+{
+    s->in_savepoint = 0;
+    return store_exec(s, "RELEASE event", err);
+}
+
+void store_rollback_savepoint(store *s)
+{
+    if (!s->in_savepoint)
+        return;
+    sqlite3_exec(s->db, "ROLLBACK TO event; RELEASE event", NULL, NULL, NULL);
+    s->in_savepoint = 0;
+    store_forget_caches(s);
+}
+
+/* --- customers, touchpoints, events -------------------------------------- */
+
+/* Looks name up in cache, then with the find statement, and inserts it with
+ * the insert statement (whose ?1 is the name) when missing. */
+static int store_ensure(store *s, strmap *cache, enum stmt_id find, enum stmt_id insert,
+                        const char *name, int64_t first_seen, store_id *id, cx_error *err)
+{
+    size_t len = strlen(name);
+    if (strmap_get(cache, name, len, id))
+        return 0;
+    sqlite3_stmt *st = store_stmt(s, find, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, name, (int)len, SQLITE_STATIC);
+    int found = store_step_int(s, st, id, err, "looking up an id");
+    if (found < 0)
+        return -1;
+    if (!found) {
+        if (!(st = store_stmt(s, insert, err)))
+            return -1;
+        sqlite3_bind_text(st, 1, name, (int)len, SQLITE_STATIC);
+        if (insert == ST_CUSTOMER_INSERT) {
+            sqlite3_bind_int64(st, 2, first_seen);
+            sqlite3_bind_int64(st, 3, utc_now());
+        }
+        if (store_step_done(s, st, err, "adding a row") < 0)
+            return -1;
+        *id = sqlite3_last_insert_rowid(s->db);
+    }
+    strmap_put(cache, name, len, *id);
+    return 0;
+}
+
+int store_customer_ensure(store *s, const char *external_id, int64_t first_seen, store_id *id, cx_error *err)
+{
+    return store_ensure(s, &s->customers, ST_CUSTOMER_FIND, ST_CUSTOMER_INSERT, external_id, first_seen, id, err);
+}
+
+int store_customer_find(store *s, const char *external_id, store_id *id, cx_error *err)
+{
+    if (strmap_get(&s->customers, external_id, strlen(external_id), id))
+        return 1;
+    sqlite3_stmt *st = store_stmt(s, ST_CUSTOMER_FIND, err);
+    if (!st)
+        return -1;
+    bind_text(st, 1, external_id);
+    return store_step_int(s, st, id, err, "looking up a customer");
+}
+
+int store_touchpoint_ensure(store *s, const char *name, store_id *id, cx_error *err)
+{
+    return store_ensure(s, &s->touchpoints, ST_TOUCHPOINT_FIND, ST_TOUCHPOINT_INSERT, name, 0, id, err);
+}
+
+int store_event_insert(store *s, const cx_event *ev, store_id customer, store_id touchpoint,
+                       store_id import_id, store_id *event_id, cx_error *err)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_EVENT_INSERT, err);
+    if (!st)
+        return -1;
+    bind_text(st, 1, ev->id);
+    bind_text(st, 2, ev->type);
+    bind_id(st, 3, customer);
+    sqlite3_bind_int64(st, 4, ev->at);
+    if (ev->has_amount)
+        sqlite3_bind_int64(st, 5, ev->amount_cents);
+    bind_id(st, 6, touchpoint);
+    bind_text(st, 7, ev->data_json);
+    bind_id(st, 8, import_id);
+    sqlite3_bind_int64(st, 9, utc_now());
+    if (store_step_done(s, st, err, "storing an event") < 0)
+        return -1;
+    if (sqlite3_changes(s->db) == 0)
+        return 0;
+    *event_id = sqlite3_last_insert_rowid(s->db);
+    return 1;
+}
+
+/* --- effects ----------------------------------------------------------------- */
+
+static int store_audit(store *s, const store_origin *o, store_id customer, const char *effect,
+                       const char *detail, cx_error *err)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_AUDIT, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, o->at);
+    bind_text(st, 2, o->plugin);
+    bind_id(st, 3, o->event);
+    bind_id(st, 4, customer);
+    bind_text(st, 5, effect);
+    bind_text(st, 6, detail);
+    return store_step_done(s, st, err, "writing the audit trail");
+}
+
+static void detail_value(buf *b, const store_value *v)
+{
+    switch (v->type) {
+    case STORE_INT: buf_printf(b, "%lld", (long long)v->i); break;
+    case STORE_REAL: buf_printf(b, "%.17g", v->r); break;
+    case STORE_TEXT: buf_add_json_string(b, v->s, v->len); break;
+    default: buf_add_str(b, "nil"); break;
+    }
+}
+
+int store_facts_set(store *s, const store_origin *o, store_id customer, int n,
+                    const char *const *names, const store_value *values, cx_error *err)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_FACT_SET, err);
+    if (!st)
+        return -1;
+    buf_clear(&s->detail);
+    for (int i = 0; i < n; i++) {
+        sqlite3_bind_int64(st, 1, customer);
+        bind_text(st, 2, o->plugin);
+        bind_text(st, 3, names[i]);
+        bind_value(st, 4, &values[i]);
+        bind_id(st, 5, o->event);
+        sqlite3_bind_int64(st, 6, o->at);
+        if (store_step_done(s, st, err, "setting a fact") < 0)
+            return -1;
+        buf_printf(&s->detail, "%s%s=", i ? ", " : "", names[i]);
+        detail_value(&s->detail, &values[i]);
+    }
+    return n ? store_audit(s, o, customer, "fact", buf_str(&s->detail), err) : 0;
+}
+
+int store_facts_each(store *s, store_id customer, const char *plugin, store_fact_fn fn, void *ud, cx_error *err)
+{
+    sqlite3_stmt *st = store_stmt(s, plugin ? ST_FACTS_PLUGIN : ST_FACTS_ALL, err);
+    int rc;
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, customer);
+    if (plugin)
+        bind_text(st, 2, plugin);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_value v;
+        column_value(st, 2, &v);
+        if (fn(ud, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1), &v))
+            break;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(s, err, "reading facts");
+    return 0;
+}
+
+int store_tag_set(store *s, const store_origin *o, store_id customer, const char *tag, int on, cx_error *err)
+{
+    sqlite3_stmt *st = store_stmt(s, on ? ST_TAG_ON : ST_TAG_OFF, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, customer);
+    bind_text(st, 2, tag);
+    if (on) {
+        bind_text(st, 3, o->plugin);
+        bind_id(st, 4, o->event);
+        sqlite3_bind_int64(st, 5, o->at);
+    }
+    if (store_step_done(s, st, err, "tagging a customer") < 0)
+        return -1;
+    if (sqlite3_changes(s->db) == 0)
+        return 0;   /* already so: nothing to audit */
+    buf_clear(&s->detail);
+    buf_printf(&s->detail, "%c%s", on ? '+' : '-', tag);
+    return store_audit(s, o, customer, "tag", buf_str(&s->detail), err);
+}
+
+int store_tag_has(store *s, store_id customer, const char *tag, cx_error *err)
+{
+    int64_t one = 0;
+    sqlite3_stmt *st = store_stmt(s, ST_TAG_HAS, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, customer);
+    bind_text(st, 2, tag);
+    return store_step_int(s, st, &one, err, "reading tags");
+}
+
+int store_ledger_add(store *s, const store_origin *o, store_id customer, const store_ledger_entry *e,
+                     store_id *entry_id, cx_error *err)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_LEDGER_ADD, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, customer);
+    sqlite3_bind_int64(st, 2, e->points);
+    bind_text(st, 3, e->kind);
+    bind_text(st, 4, e->rule);
+    bind_text(st, 5, e->note);
+    sqlite3_bind_int64(st, 6, o->at);
+    bind_text(st, 7, o->plugin);
+    bind_id(st, 8, o->event);
+    if (store_step_done(s, st, err, "adding to the loyalty ledger") < 0)
+        return -1;
+    store_id id = sqlite3_last_insert_rowid(s->db);
+    if (entry_id)
+        *entry_id = id;
+    buf_clear(&s->detail);
+    buf_printf(&s->detail, "entry %lld: %+lld points, %s%s%s", (long long)id, (long long)e->points, e->kind,
+               e->rule ? ", rule " : "", e->rule ? e->rule : "");
+    return store_audit(s, o, customer, "ledger", buf_str(&s->detail), err);
+}
+
+int store_ledger_balance(store *s, store_id customer, int64_t *points, cx_error *err)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_LEDGER_BALANCE, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, customer);
+    *points = 0;
+    return store_step_int(s, st, points, err, "reading a balance") < 0 ? -1 : 0;
+}
+
+int store_score_set(store *s, const store_origin *o, store_id customer, const char *module,
+                    store_id touchpoint, double score, cx_error *err)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_SCORE_SET, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, customer);
+    bind_text(st, 2, module);
+    sqlite3_bind_int64(st, 3, touchpoint);
+    sqlite3_bind_double(st, 4, score);
+    sqlite3_bind_int64(st, 5, o->at);
+    bind_text(st, 6, o->plugin);
+    bind_id(st, 7, o->event);
+    if (store_step_done(s, st, err, "setting an experience score") < 0)
+        return -1;
+    buf_clear(&s->detail);
+    buf_printf(&s->detail, "%s=%.2f", module, score);
+    if (touchpoint)
+        buf_printf(&s->detail, " at touchpoint %lld", (long long)touchpoint);
+    return store_audit(s, o, customer, "score", buf_str(&s->detail), err);
+}
+
+int store_outbox_add(store *s, const store_origin *o, store_id customer, const char *channel,
+                     const char *template_name, const char *vars_json, store_id *id, cx_error *err)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_OUTBOX_ADD, err);
+    if (!st)
+        return -1;
+    bind_id(st, 1, customer);
+    bind_text(st, 2, channel);
+    bind_text(st, 3, template_name);
+    bind_text(st, 4, vars_json);
+    bind_text(st, 5, o->plugin);
+    bind_id(st, 6, o->event);
+    sqlite3_bind_int64(st, 7, o->at);
+    if (store_step_done(s, st, err, "queueing a message") < 0)
+        return -1;
+    store_id row = sqlite3_last_insert_rowid(s->db);
+    if (id)
+        *id = row;
+    buf_clear(&s->detail);
+    buf_printf(&s->detail, "outbox %lld: %s via %s", (long long)row, template_name, channel);
+    return store_audit(s, o, customer, "outbox", buf_str(&s->detail), err);
+}
+
+/* --- reading ------------------------------------------------------------------ */
+
+/* Whether only blanks, semicolons and comments follow the first statement. */
+static int sql_tail_is_empty(const char *p)
+{
+    while (*p) {
+        if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ';') {
+            p++;
+        } else if (p[0] == '-' && p[1] == '-') {
+            while (*p && *p != '\n')
+                p++;
+        } else if (p[0] == '/' && p[1] == '*') {
+            const char *end = strstr(p + 2, "*/");
+            if (!end)
+                return 1;
+            p = end + 2;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int store_query(store *s, const char *sql, const store_value *params, int nparams,
+                store_row_fn fn, void *ud, cx_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    const char *tail = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, &tail) != SQLITE_OK) {
+        cx_error_set(err, "query: %s", sqlite3_errmsg(s->db));
+        return -1;
+    }
+    if (!st) {
+        cx_error_set(err, "query: no SQL statement given");
+        return -1;
+    }
+    if (!sql_tail_is_empty(tail)) {
+        sqlite3_finalize(st);
+        cx_error_set(err, "query: only one statement at a time");
+        return -1;
+    }
+    if (!sqlite3_stmt_readonly(st)) {
+        sqlite3_finalize(st);
+        cx_error_set(err, "query: refused, it would write to the store (queries are read-only; "
+                     "changes go through events and plugins)");
+        return -1;
+    }
+    int expected = sqlite3_bind_parameter_count(st);
+    if (nparams > expected) {
+        sqlite3_finalize(st);
+        cx_error_set(err, "query: %d values given for %d parameters", nparams, expected);
+        return -1;
+    }
+    for (int i = 0; i < nparams; i++)
+        bind_value(st, i + 1, &params[i]);
+
+    int ncols = sqlite3_column_count(st), rc;
+    const char **names = calloc((size_t)ncols + 1, sizeof *names);
+    store_value *values = calloc((size_t)ncols + 1, sizeof *values);
+    if (!names || !values) {
+        free(names);
+        free(values);
+        sqlite3_finalize(st);
+        cx_error_set(err, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < ncols; i++)
+        names[i] = sqlite3_column_name(st, i);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        for (int i = 0; i < ncols; i++)
+            column_value(st, i, &values[i]);
+        if (fn(ud, ncols, names, values)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (rc != SQLITE_DONE)
+        cx_error_set(err, "query: %s", sqlite3_errmsg(s->db));
+    free(names);
+    free(values);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_latest_event_at(store *s, int64_t *at, cx_error *err)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_LATEST_EVENT, err);
+    *at = 0;
+    if (!st)
+        return -1;
+    return store_step_int(s, st, at, err, "reading the latest event") < 0 ? -1 : 0;
+}
+
+/* --- imports -------------------------------------------------------------------- */
+
+int store_import_begin(store *s, const char *source, const char *format, store_id *import_id, cx_error *err)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_IMPORT_BEGIN, err);
+    if (!st)
+        return -1;
+    bind_text(st, 1, source);
+    bind_text(st, 2, format);
+    sqlite3_bind_int64(st, 3, utc_now());
+    if (store_step_done(s, st, err, "recording an import") < 0)
+        return -1;
+    *import_id = sqlite3_last_insert_rowid(s->db);
+    return 0;
+}
+
+int store_import_finish(store *s, store_id import_id, int64_t lines, int64_t inserted,
+                        int64_t duplicates, int64_t rejected, cx_error *err)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_IMPORT_FINISH, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, import_id);
+    sqlite3_bind_int64(st, 2, utc_now());
+    sqlite3_bind_int64(st, 3, lines);
+    sqlite3_bind_int64(st, 4, inserted);
+    sqlite3_bind_int64(st, 5, duplicates);
+    sqlite3_bind_int64(st, 6, rejected);
+    return store_step_done(s, st, err, "recording an import");
+}

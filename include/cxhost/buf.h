@@ -1,0 +1,33 @@
+/* buf.h: a growable byte buffer, always NUL-terminated.
+ *
+ * Used wherever text is assembled (JSON, messages, SQL detail). Allocation
+ * failure aborts: cxhost cannot do anything useful without memory and the
+ * store's transaction guarantees that nothing half-written survives. */
+#ifndef CXHOST_BUF_H
+#define CXHOST_BUF_H
+
+#include <stddef.h>
+#include <stdarg.h>
+#include "cxhost/error.h"
+
+typedef struct buf {
+    char *data;   /* NUL-terminated; NULL until something is added */
+    size_t len;
+    size_t cap;
+} buf;
+
+#define BUF_INIT {NULL, 0, 0}
+
+void buf_add(buf *b, const void *bytes, size_t len);
+void buf_add_str(buf *b, const char *s);
+void buf_add_char(buf *b, char c);
+void buf_printf(buf *b, const char *fmt, ...) CX_PRINTF(2, 3);
+void buf_vprintf(buf *b, const char *fmt, va_list ap);
+void buf_clear(buf *b);            /* len = 0, keeps the memory */
+void buf_free(buf *b);             /* releases the memory, back to BUF_INIT */
+const char *buf_str(const buf *b); /* "" when empty */
+
+/* Appends s (len bytes) as a JSON string literal, quotes and escapes included. */
+void buf_add_json_string(buf *b, const char *s, size_t len);
+
+#endif

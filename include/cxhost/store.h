@@ -1,0 +1,131 @@
+/* store.h: one client's data, behind a narrow interface.
+ *
+ * The store owns the client's database file (SQLite today) and is the only
+ * module that sees the database library: plugins and the rest of the core
+ * speak in customers, events and effects, so another backend can be added
+ * without touching them.
+ *
+ * Conventions:
+ *  - time is Unix seconds, UTC (int64); money is int64 cents; points integers.
+ *  - customers, events and touchpoints have an internal id (store_id) and,
+ *    for customers and events, the external id the client's systems use.
+ *  - every write happens inside store_begin/store_commit; an event and the
+ *    effects plugins derive from it sit inside a savepoint within it, so a
+ *    failing plugin takes back exactly that event.
+ *  - every effect names its origin (plugin and event) and leaves one row in
+ *    the audit trail.
+ *  - functions return 0 on success and -1 with err filled in on failure,
+ *    unless said otherwise. */
+#ifndef CXHOST_STORE_H
+#define CXHOST_STORE_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include "cxhost/error.h"
+#include "cxhost/event.h"
+
+typedef struct store store;
+typedef int64_t store_id;
+
+/* The schema version this build writes (PRAGMA user_version). */
+#define STORE_SCHEMA_VERSION 1
+
+/* Opens (and with create, makes) the store at path, migrating its schema
+ * forward to STORE_SCHEMA_VERSION. A store written by a newer cxhost is
+ * refused. */
+int store_open(const char *path, int create, store **out, cx_error *err);
+void store_close(store *s);
+int store_schema_version(store *s);
+
+/* --- transactions ------------------------------------------------------ */
+int store_begin(store *s, cx_error *err);      /* a write transaction */
+int store_commit(store *s, cx_error *err);
+void store_rollback(store *s);                  /* no-op outside a transaction */
+int store_in_transaction(const store *s);
+/* One event's unit of work inside the transaction. */
+int store_savepoint(store *s, cx_error *err);
+int store_release(store *s, cx_error *err);
+void store_rollback_savepoint(store *s);       /* takes back and closes it */
+
+/* --- values ------------------------------------------------------------ */
+typedef enum store_type { STORE_NULL, STORE_INT, STORE_REAL, STORE_TEXT } store_type;
+
+typedef struct store_value {
+    store_type type;
+    int64_t i;
+    double r;
+    const char *s;   /* STORE_TEXT: not always NUL-terminated, see len */
+    size_t len;
+} store_value;
+
+/* Where an effect comes from: the plugin (or "script", "campaign:NAME") and
+ * the event being handled, 0 when none. */
+typedef struct store_origin {
+    const char *plugin;
+    store_id event;
+    int64_t at;      /* the time the effect takes place (the event's time) */
+} store_origin;
+
+/* --- customers, touchpoints, events ---------------------------------- */
+/* Finds or creates the customer; first_seen is used when creating. */
+int store_customer_ensure(store *s, const char *external_id, int64_t first_seen, store_id *id, cx_error *err);
+/* 1 found (id set), 0 not found, -1 error. */
+int store_customer_find(store *s, const char *external_id, store_id *id, cx_error *err);
+int store_touchpoint_ensure(store *s, const char *name, store_id *id, cx_error *err);
+
+/* 1 inserted (*event_id set), 0 already there (the same external id: a no-op),
+ * -1 error. customer and touchpoint are 0 when the event has none. */
+int store_event_insert(store *s, const cx_event *ev, store_id customer, store_id touchpoint,
+                       store_id import_id, store_id *event_id, cx_error *err);
+
+/* --- effects (each writes one audit row) --------------------------------- */
+/* Sets n facts of plugin o->plugin about a customer; one audit row lists them. */
+int store_facts_set(store *s, const store_origin *o, store_id customer, int n,
+                    const char *const *names, const store_value *values, cx_error *err);
+/* Calls fn for each fact of the customer (of one plugin, or all when plugin is
+ * NULL), in plugin and name order. fn returns non-zero to stop. Strings live
+ * for the call only. */
+typedef int (*store_fact_fn)(void *ud, const char *plugin, const char *name, const store_value *v);
+int store_facts_each(store *s, store_id customer, const char *plugin, store_fact_fn fn, void *ud, cx_error *err);
+
+int store_tag_set(store *s, const store_origin *o, store_id customer, const char *tag, int on, cx_error *err);
+/* 1 tagged, 0 not, -1 error. */
+int store_tag_has(store *s, store_id customer, const char *tag, cx_error *err);
+
+/* Appends an entry to the loyalty ledger (which is append-only). */
+typedef struct store_ledger_entry {
+    int64_t points;      /* positive earns, negative spends */
+    const char *kind;    /* "earn", "redeem", "expire", "adjust", ... */
+    const char *rule;    /* the rule that decided it, or NULL */
+    const char *note;    /* free text for people, or NULL */
+} store_ledger_entry;
+int store_ledger_add(store *s, const store_origin *o, store_id customer, const store_ledger_entry *e,
+                     store_id *entry_id, cx_error *err);
+int store_ledger_balance(store *s, store_id customer, int64_t *points, cx_error *err);
+
+/* One of "sense", "feel", "think", "act", "relate"; score 0..100; touchpoint 0
+ * for the customer's overall score in that module. */
+int store_score_set(store *s, const store_origin *o, store_id customer, const char *module,
+                    store_id touchpoint, double score, cx_error *err);
+
+/* Queues a message or offer for delivery; vars_json is a JSON object or NULL. */
+int store_outbox_add(store *s, const store_origin *o, store_id customer, const char *channel,
+                     const char *template_name, const char *vars_json, store_id *id, cx_error *err);
+
+/* --- reading --------------------------------------------------------------- */
+/* Runs one read-only SQL statement with positional parameters (?1, ?2, ...),
+ * calling fn for each row; fn returns non-zero to stop. A statement that
+ * would write, or more than one statement, is refused. */
+typedef int (*store_row_fn)(void *ud, int ncols, const char *const *names, const store_value *values);
+int store_query(store *s, const char *sql, const store_value *params, int nparams,
+                store_row_fn fn, void *ud, cx_error *err);
+
+/* The latest event time in the store, 0 when it holds none. */
+int store_latest_event_at(store *s, int64_t *at, cx_error *err);
+
+/* --- imports --------------------------------------------------------------- */
+int store_import_begin(store *s, const char *source, const char *format, store_id *import_id, cx_error *err);
+int store_import_finish(store *s, store_id import_id, int64_t lines, int64_t inserted,
+                        int64_t duplicates, int64_t rejected, cx_error *err);
+
+#endif
