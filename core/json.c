@@ -59,27 +59,46 @@ static long hex4(const char *s, const char *end)
     return v;
 }
 
+static int fail_why(const char **why, const char *reason)
+{
+    *why = reason;
+    return -1;
+}
+
+/* The length of the UTF-8 sequence lead byte c starts (0: none), and the
+ * range its second byte must fall in, which rules out overlong forms,
+ * encoded surrogates and code points above U+10FFFF. */
+static size_t utf8_lead(unsigned char c, unsigned char *lo, unsigned char *hi)
+{
+    *lo = 0x80;
+    *hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF)
+        return 2;
+    if (c >= 0xE0 && c <= 0xEF) {
+        *lo = c == 0xE0 ? 0xA0 : 0x80;
+        *hi = c == 0xED ? 0x9F : 0xBF;
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        *lo = c == 0xF0 ? 0x90 : 0x80;
+        *hi = c == 0xF4 ? 0x8F : 0xBF;
+        return 4;
+    }
+    return 0;
+}
+
 /* One raw UTF-8 sequence at *pp (first byte >= 0x80). */
 static int utf8_char(const char **pp, const char *end, uint32_t *cp, const char **why)
 {
     const unsigned char *s = (const unsigned char *)*pp;
-    size_t avail = (size_t)(end - *pp);
-    unsigned char lo = 0x80, hi = 0xBF;
-    size_t n;
-    uint32_t v;
-    if (s[0] >= 0xC2 && s[0] <= 0xDF)
-        n = 2, v = s[0] & 0x1F;
-    else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-        n = 3, v = s[0] & 0x0F, lo = s[0] == 0xE0 ? 0xA0 : 0x80, hi = s[0] == 0xED ? 0x9F : 0xBF;
-    else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-        n = 4, v = s[0] & 0x07, lo = s[0] == 0xF0 ? 0x90 : 0x80, hi = s[0] == 0xF4 ? 0x8F : 0xBF;
-    else
-        return *why = "invalid UTF-8", -1;
-    if (avail < n || s[1] < lo || s[1] > hi)
-        return *why = "invalid UTF-8", -1;
+    unsigned char lo, hi;
+    size_t n = utf8_lead(s[0], &lo, &hi);
+    if (n == 0 || (size_t)(end - *pp) < n || s[1] < lo || s[1] > hi)
+        return fail_why(why, "invalid UTF-8");
+    uint32_t v = s[0] & (0x7F >> n);
     for (size_t i = 1; i < n; i++) {
-        if (i > 1 && (s[i] < 0x80 || s[i] > 0xBF))
-            return *why = "invalid UTF-8", -1;
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return fail_why(why, "invalid UTF-8");
         v = v << 6 | (s[i] & 0x3F);
     }
     *cp = v;
@@ -93,14 +112,14 @@ static int unicode_escape(const char **pp, const char *end, uint32_t *cp, const 
     const char *s = *pp;
     long hi = hex4(s + 2, end);
     if (hi < 0)
-        return *why = "invalid \\u escape (expected four hex digits)", -1;
+        return fail_why(why, "invalid \\u escape (expected four hex digits)");
     s += 6;
     if (hi >= 0xDC00 && hi <= 0xDFFF)
-        return *why = "unpaired surrogate in \\u escape", -1;
+        return fail_why(why, "unpaired surrogate in \\u escape");
     if (hi >= 0xD800 && hi <= 0xDBFF) {
         long lo = end - s >= 2 && s[0] == '\\' && s[1] == 'u' ? hex4(s + 2, end) : -1;
         if (lo < 0xDC00 || lo > 0xDFFF)
-            return *why = "unpaired surrogate in \\u escape", -1;
+            return fail_why(why, "unpaired surrogate in \\u escape");
         *cp = 0x10000 + (((uint32_t)hi - 0xD800) << 10) + ((uint32_t)lo - 0xDC00);
         s += 6;
     } else {
@@ -116,14 +135,14 @@ static int string_char(const char **pp, const char *end, uint32_t *cp, const cha
 {
     const char *s = *pp;
     if (s == end)
-        return *why = "unterminated string", -1;
+        return fail_why(why, "unterminated string");
     unsigned char c = (unsigned char)*s;
     if (c == '"') {
         *pp = s + 1;
         return 0;
     }
     if (c < 0x20)
-        return *why = "control character in a string (it must be escaped)", -1;
+        return fail_why(why, "control character in a string (it must be escaped)");
     if (c >= 0x80)
         return utf8_char(pp, end, cp, why) < 0 ? -1 : 1;
     if (c != '\\') {
@@ -132,7 +151,7 @@ static int string_char(const char **pp, const char *end, uint32_t *cp, const cha
         return 1;
     }
     if (end - s < 2)
-        return *why = "unterminated string", -1;
+        return fail_why(why, "unterminated string");
     static const char simple[] = "\"\\/bfnrt", value[] = "\"\\/\b\f\n\r\t";
     const char *k = s[1] ? strchr(simple, s[1]) : NULL;
     if (k) {
@@ -142,7 +161,7 @@ static int string_char(const char **pp, const char *end, uint32_t *cp, const cha
     }
     if (s[1] == 'u')
         return unicode_escape(pp, end, cp, why) < 0 ? -1 : 1;
-    return *why = "invalid escape in a string", -1;
+    return fail_why(why, "invalid escape in a string");
 }
 
 /* Writes cp as UTF-8; returns the byte count. */
@@ -472,7 +491,7 @@ int json_string_decode(json_span s, buf *out, const char **why)
     while ((rc = string_char(&p, end, &cp, why)) == 1)
         buf_add(out, bytes, utf8_encode(cp, bytes));
     if (rc == 0 && p != end)
-        rc = -1, *why = "not a JSON string";
+        rc = fail_why(why, "not a JSON string");
     if (rc < 0 && out->data) {
         /* leave out as it was: no half-decoded text */
         out->len = had;

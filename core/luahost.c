@@ -54,17 +54,19 @@ static void *luahost_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     return p;
 }
 
-/* [-0, +0, v]: raises once the budget is spent, and keeps raising, so a
- * pcall inside user code cannot swallow the stop. */
+/* [-0, +0, v]: raises once the budget is spent, and then on every
+ * instruction of the thread (as Redis does), so a pcall inside user code
+ * cannot swallow the stop: the next instruction outside it raises again. */
 static void luahost_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
     luahost *h = host_of(L);
     if (h->depth == 0)
         return;
-    h->spent += HOOK_STEP;
+    h->spent += lua_gethookcount(L);
     if (h->killed || h->spent > h->budget) {
         h->killed = 1;
+        lua_sethook(L, luahost_hook, LUA_MASKCOUNT, 1);
         luaL_error(L, "instruction budget of %I instructions exceeded (a runaway loop? "
                       "raise limits.instructions in config.lua if the work is real)",
                    (lua_Integer)h->budget);
@@ -183,7 +185,10 @@ static int sandbox_load(lua_State *L)
     else
         lua_pushvalue(L, lua_upvalueindex(2));
     lua_call(L, 4, 2);                       /* [..., fn|nil, nil|msg] */
-    return lua_isnil(L, -2) ? 2 : 1;
+    if (lua_isnil(L, -2))
+        return 2;
+    lua_pop(L, 1);
+    return 1;
 }
 
 /* collectgarbage([opt]) [-(0|1), +1, e]: the harmless options only. */
@@ -322,6 +327,7 @@ int luahost_call(luahost *h, int nargs, int nresults, const char *what, cx_error
         h->spent = 0;
         h->killed = 0;
         h->memory_refused = 0;
+        lua_sethook(L, luahost_hook, LUA_MASKCOUNT, HOOK_STEP);   /* a kill may have left it at 1 */
     }
     h->depth++;
     int status = lua_pcall(L, nargs, nresults, base);
@@ -668,9 +674,10 @@ static void describe_table(lua_State *L, int idx, int depth, int seen, buf *out)
         for (lua_Integer i = 1; i <= count; i++) {
             buf_add_str(out, i > 1 ? ", " : " ");
             lua_rawgeti(L, -1, i);           /* [keys, k] */
-            size_t len;
-            if (lua_type(L, -1) == LUA_TSTRING && is_identifier(lua_tolstring(L, -1, &len), len)) {
-                buf_add(out, lua_tostring(L, -1), len);
+            size_t len = 0;
+            const char *name = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+            if (name && is_identifier(name, len)) {
+                buf_add(out, name, len);
             } else {
                 buf_add_char(out, '[');
                 describe(L, lua_gettop(L), 1, seen, out);
@@ -705,8 +712,12 @@ static void describe(lua_State *L, int idx, int depth, int seen, buf *out)
         break;
     }
     case LUA_TTABLE:
-        describe_table(L, idx, depth, seen, out);
-        break;
+        if (luaL_getmetafield(L, idx, "__tostring") == LUA_TNIL) {
+            describe_table(L, idx, depth, seen, out);
+            break;
+        }
+        lua_pop(L, 1);   /* a table that says how to show itself: shown as such */
+        /* fall through */
     default: {
         size_t len;
         const char *s = luaL_tolstring(L, idx, &len);

@@ -176,22 +176,36 @@ int reader_format_guess(const char *filename, reader_format *out)
 
 /* ---- messages ---- */
 
+/* The length of the UTF-8 sequence lead byte c starts (0: none), and the
+ * range its second byte must fall in (no overlong forms, no surrogates,
+ * nothing above U+10FFFF). */
+static size_t utf8_lead(unsigned char c, unsigned char *lo, unsigned char *hi)
+{
+    *lo = 0x80;
+    *hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF)
+        return 2;
+    if (c >= 0xE0 && c <= 0xEF) {
+        *lo = c == 0xE0 ? 0xA0 : 0x80;
+        *hi = c == 0xED ? 0x9F : 0xBF;
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        *lo = c == 0xF0 ? 0x90 : 0x80;
+        *hi = c == 0xF4 ? 0x8F : 0xBF;
+        return 4;
+    }
+    return 0;
+}
+
 /* Length of the valid UTF-8 sequence at s (n bytes available), 0 if none. */
 static size_t utf8_len(const unsigned char *s, size_t n)
 {
-    size_t k;
-    unsigned char lo = 0x80, hi = 0xBF;
+    unsigned char lo, hi;
     if (s[0] < 0x80)
         return 1;
-    if (s[0] >= 0xC2 && s[0] <= 0xDF)
-        k = 2;
-    else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-        k = 3, lo = s[0] == 0xE0 ? 0xA0 : 0x80, hi = s[0] == 0xED ? 0x9F : 0xBF;
-    else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-        k = 4, lo = s[0] == 0xF0 ? 0x90 : 0x80, hi = s[0] == 0xF4 ? 0x8F : 0xBF;
-    else
-        return 0;
-    if (n < k || s[1] < lo || s[1] > hi)
+    size_t k = utf8_lead(s[0], &lo, &hi);
+    if (k == 0 || n < k || s[1] < lo || s[1] > hi)
         return 0;
     for (size_t i = 2; i < k; i++)
         if (s[i] < 0x80 || s[i] > 0xBF)
@@ -281,13 +295,19 @@ static int read_line(reader *r, cx_error *err)
     size_t n = (size_t)got;
     r->bytes += n;
     r->line++;
-    if (r->line == 1 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
-        s += 3, n -= 3;
+    if (r->line == 1 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
+        s += 3;
+        n -= 3;
+    }
     r->eol = "";
-    if (n && s[n - 1] == '\n')
-        n--, r->eol = "\n";
-    if (n && s[n - 1] == '\r')
-        n--, r->eol = *r->eol ? "\r\n" : "\r";
+    if (n && s[n - 1] == '\n') {
+        n--;
+        r->eol = "\n";
+    }
+    if (n && s[n - 1] == '\r') {
+        n--;
+        r->eol = *r->eol ? "\r\n" : "\r";
+    }
     if (memchr(s, '\0', n))
         r->had_nul = 1;
     r->ln = s;
@@ -311,7 +331,7 @@ static int next_nonblank(reader *r, cx_error *err)
     do {
         if ((rc = read_line(r, err)) <= 0)
             return rc;
-    } while (is_blank(r->ln, r->ln_len) && !r->had_nul);
+    } while (is_blank(r->ln, r->ln_len));
     r->rec_line = r->line;
     buf_clear(&r->raw);
     buf_add(&r->raw, r->ln, r->ln_len);
@@ -406,6 +426,30 @@ static void cell_end(reader *r)
     r->cell_off[++r->ncells] = r->cells.len;
 }
 
+/* One special character (or the first of a field); returns the new state. */
+static int csv_step(reader *r, int st, char c)
+{
+    if (c == ',' && st != CSV_QUOTED) {
+        cell_end(r);
+        return CSV_START;
+    }
+    switch (st) {
+    case CSV_START:
+        if (c == '"')
+            return CSV_QUOTED;
+        break;
+    case CSV_QUOTED: /* c is '"': a closing quote, or the first of a pair */
+        return CSV_QUOTE;
+    case CSV_QUOTE:
+        if (c == '"')
+            break; /* a doubled quote stands for one */
+        note(r, "field %zu has text after its closing quote", r->ncells + 1);
+        break;
+    }
+    buf_add_char(&r->cells, c);
+    return st == CSV_QUOTE && c == '"' ? CSV_QUOTED : CSV_UNQUOTED;
+}
+
 /* Feeds one line of a record to the RFC 4180 state machine. */
 static void csv_scan(reader *r, const char *s, size_t n, int *st)
 {
@@ -421,33 +465,7 @@ static void csv_scan(reader *r, const char *s, size_t n, int *st)
             if ((i = run) == n)
                 break;
         }
-        char c = s[i++];
-        switch (*st) {
-        case CSV_START:
-            if (c == '"')
-                *st = CSV_QUOTED;
-            else if (c == ',')
-                cell_end(r);
-            else
-                buf_add_char(&r->cells, c), *st = CSV_UNQUOTED;
-            break;
-        case CSV_UNQUOTED:           /* c is ',' */
-            cell_end(r), *st = CSV_START;
-            break;
-        case CSV_QUOTED:             /* c is '"' */
-            *st = CSV_QUOTE;
-            break;
-        case CSV_QUOTE:
-            if (c == '"')
-                buf_add_char(&r->cells, '"'), *st = CSV_QUOTED;
-            else if (c == ',')
-                cell_end(r), *st = CSV_START;
-            else {
-                note(r, "field %zu has text after its closing quote", r->ncells + 1);
-                buf_add_char(&r->cells, c), *st = CSV_UNQUOTED;
-            }
-            break;
-        }
+        *st = csv_step(r, *st, s[i++]);
     }
 }
 
@@ -465,7 +483,7 @@ static int csv_record(reader *r, cx_error *err)
         const char *eol = r->eol;
         if ((rc = read_line(r, err)) < 0)
             return -1;
-        if (rc == 0 || !*eol) {
+        if (rc == 0) {
             note(r, "a quoted field is never closed");
             break;
         }
@@ -488,8 +506,10 @@ static const char *cell(const reader *r, size_t i, size_t *len)
 
 static void trim(const char **s, size_t *n)
 {
-    while (*n && (**s == ' ' || **s == '\t'))
-        (*s)++, (*n)--;
+    while (*n && (**s == ' ' || **s == '\t')) {
+        (*s)++;
+        (*n)--;
+    }
     while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
         (*n)--;
 }

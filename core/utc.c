@@ -91,10 +91,14 @@ static int parse_date(const char **p, const char *end, int64_t *days, const char
     int y, m, d;
     if (all_digits(s, end, 4) && end - s >= 10 && s[4] == '-' && s[7] == '-' &&
         all_digits(s + 5, end, 2) && all_digits(s + 8, end, 2)) {
-        y = num(s, 4), m = num(s + 5, 2), d = num(s + 8, 2);
+        y = num(s, 4);
+        m = num(s + 5, 2);
+        d = num(s + 8, 2);
         *p = s + 10;
     } else if (all_digits(s, end, 8) && (end - s == 8 || s[8] < '0' || s[8] > '9')) {
-        y = num(s, 4), m = num(s + 4, 2), d = num(s + 6, 2);
+        y = num(s, 4);
+        m = num(s + 4, 2);
+        d = num(s + 6, 2);
         *p = s + 8;
     } else {
         return fail(why, "expected YYYY-MM-DD or YYYYMMDD");

@@ -1,0 +1,46 @@
+-- feedback: what surveys and complaints say about a customer's experience.
+return {
+  name = "feedback",
+  version = "1.0",
+  description = "Survey ratings as 'feel' scores; complaints tagged for follow-up",
+  events = { "survey", "complaint" },
+
+  defaults = { follow_up_days = 14 },
+
+  on_event = function(ev, ctx)
+    local who = ev.customer
+    if not who then
+      return
+    end
+    if ev.type == "survey" then
+      local rating = tonumber(ev.data.rating) -- CSV columns arrive as text
+      if rating then
+        ctx.score_set(who, "feel", rating * 20, { touchpoint = ev.touchpoint })
+        ctx.facts_set(who, { last_rating = rating, last_survey_at = ev.at })
+      end
+    else -- a complaint
+      ctx.tag(who, "complained")
+      ctx.fact_set(who, "complained_at", ev.at)
+      -- A complaint from a repeat buyer: queue a call. The lifecycle
+      -- plugin's facts tell how often the customer bought.
+      local life = ctx.facts(who, "lifecycle")
+      if (life.purchase_count or 0) >= 2 then
+        ctx.outbox_send(who, "phone", "complaint_call", { client = ctx.client })
+      end
+    end
+  end,
+
+  -- Once follow_up_days have passed, a complaint is old news.
+  on_refresh = function(ctx, as_of)
+    local rows = cx.query([[
+      SELECT c.external_id AS customer, f.value AS complained_at
+      FROM customer_facts f JOIN customers c ON c.id = f.customer_id
+      WHERE f.plugin = ?1 AND f.name = 'complained_at']], ctx.plugin)
+    for _, row in ipairs(rows) do
+      local days = (as_of - row.complained_at) // 86400
+      if days >= ctx.config.follow_up_days and ctx.has_tag(row.customer, "complained") then
+        ctx.untag(row.customer, "complained")
+      end
+    end
+  end,
+}

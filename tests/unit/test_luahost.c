@@ -1,0 +1,188 @@
+/* test_luahost.c: the Lua bridge on its own: the sandbox's allow-list, the
+ * instruction budget (which pcall cannot swallow), the memory cap, errors with
+ * tracebacks, JSON both ways and the display of values. */
+#include <stdio.h>
+#include <string.h>
+#include <lua.h>
+#include <lauxlib.h>
+#include "check.h"
+#include "cxhost/luahost.h"
+
+static luahost *host;
+static cx_error err;
+
+/* Runs code in a fresh sandbox; 0 when it ran, -1 when it failed (err says why).
+ * When it returns a value, that value's display is put in out. */
+static int run(const char *code, buf *out)
+{
+    lua_State *L = luahost_state(host);
+    int top = lua_gettop(L);
+    luahost_push_sandbox(host, "test");
+    if (luahost_load(host, code, strlen(code), "=test", -1, &err) < 0) {
+        lua_settop(L, top);
+        return -1;
+    }
+    int rc = luahost_call(host, 0, 1, "test", &err);
+    if (rc == 0 && out) {
+        buf_clear(out);
+        luahost_describe(L, -1, 4, out);
+    }
+    lua_settop(L, top);
+    return rc;
+}
+
+static const char *value_of(const char *code)
+{
+    static buf out = BUF_INIT;
+    if (run(code, &out) < 0)
+        return err.text;
+    return buf_str(&out);
+}
+
+static void test_allow_list(void)
+{
+    /* Present: the safe base and copies of the libraries. */
+    CHECK_EQ_STR(value_of("return type(string.format) .. type(table.concat) .. type(math.floor) .. type(os.time)"),
+                 "\"functionfunctionfunctionfunction\"");
+    CHECK_EQ_STR(value_of("return type(utf8.char) .. ',' .. type(coroutine.wrap) .. ',' .. type(pcall)"),
+                 "\"function,function,function\"");
+    /* Absent: every door out of the box. Reading an undefined global is an error. */
+    const char *closed[] = {"io", "debug", "package", "require", "dofile", "loadfile", "loadstring", "module",
+                            "collectgarbage_stop", NULL};
+    for (int i = 0; closed[i]; i++) {
+        char code[128];
+        snprintf(code, sizeof code, "return %s", closed[i]);
+        CHECK(run(code, NULL) < 0);
+        CHECK_CONTAINS(err.text, "undefined global");
+    }
+    CHECK_EQ_STR(value_of("return os.execute"), "nil");
+    CHECK_EQ_STR(value_of("return os.getenv"), "nil");
+    CHECK_EQ_STR(value_of("return os.remove"), "nil");
+    CHECK_EQ_STR(value_of("return os.exit"), "nil");
+    CHECK_EQ_STR(value_of("return string.dump"), "nil");
+    CHECK_EQ_STR(value_of("return ('x').dump"), "nil");   /* through the string metatable too */
+    CHECK_EQ_STR(value_of("return getmetatable('')"), "false");
+    CHECK(run("collectgarbage('stop')", NULL) < 0);
+    CHECK_CONTAINS(err.text, "invalid option 'stop'");
+}
+
+static void test_sandboxes_are_separate(void)
+{
+    /* A sandbox's changes to its globals and libraries stay in it. */
+    CHECK_EQ_INT(run("shared = 1; string.upper = nil; return true", NULL), 0);
+    CHECK(run("return shared", NULL) < 0);
+    CHECK_EQ_STR(value_of("return string.upper('a')"), "\"A\"");
+    CHECK_EQ_STR(value_of("string.upper = nil; return ('a'):upper()"), "\"A\"");
+}
+
+static void test_binary_chunks_refused(void)
+{
+    CHECK(run("local f, e = load('\\27Lua\\x54\\0'); assert(f, e)", NULL) < 0);
+    CHECK_CONTAINS(err.text, "binary chunk");
+    const char binary[] = "\x1bLua\x54";
+    lua_State *L = luahost_state(host);
+    luahost_push_sandbox(host, "test");
+    CHECK(luahost_load(host, binary, sizeof binary - 1, "=bin", -1, &err) < 0);
+    lua_pop(L, 1);
+    /* Text load works and stays in the sandbox. */
+    CHECK(run("return load('return io')()", NULL) < 0);
+    CHECK_CONTAINS(err.text, "undefined global 'io'");
+    CHECK_EQ_STR(value_of("return load('return 1 + 1')()"), "2");
+}
+
+static void test_instruction_budget(void)
+{
+    luahost_set_instruction_budget(host, 1000000);
+    CHECK(run("while true do end", NULL) < 0);
+    CHECK_CONTAINS(err.text, "instruction budget");
+    /* pcall cannot swallow the stop, nor can a coroutine dodge it. */
+    CHECK(run("while true do pcall(function() while true do end end) end", NULL) < 0);
+    CHECK_CONTAINS(err.text, "instruction budget");
+    CHECK(run("local co = coroutine.wrap(function() while true do end end); co()", NULL) < 0);
+    CHECK_CONTAINS(err.text, "instruction budget");
+    CHECK(run("local ok = pcall(function() while true do end end); return ok", NULL) < 0);
+    /* The next call has a fresh budget. */
+    CHECK_EQ_STR(value_of("local n = 0; for i = 1, 1000 do n = n + i end; return n"), "500500");
+    luahost_set_instruction_budget(host, LUAHOST_DEFAULT_INSTRUCTIONS);
+}
+
+static void test_memory_cap(void)
+{
+    size_t old = luahost_memory_limit(host);
+    luahost_set_memory_limit(host, luahost_memory_used(host) + (8u << 20));
+    CHECK(run("local s = string.rep('x', 64 * 1024 * 1024); return #s", NULL) < 0);
+    CHECK_CONTAINS(err.text, "memory cap");
+    CHECK(run("local t = {}; for i = 1, 1e8 do t[i] = i end", NULL) < 0);
+    CHECK_CONTAINS(err.text, "memory cap");
+    CHECK(run("local t = {}; while true do t[#t + 1] = {} end", NULL) < 0);
+    /* And the state still works afterwards. */
+    CHECK_EQ_STR(value_of("return 6 * 7"), "42");
+    luahost_set_memory_limit(host, old);
+}
+
+static void test_errors(void)
+{
+    CHECK(run("local x = nil\nreturn x.field", NULL) < 0);
+    CHECK_CONTAINS(err.text, "test:2:");
+    CHECK_CONTAINS(err.text, "stack traceback");
+    CHECK(run("error(setmetatable({}, {__tostring = function() return 'custom' end}))", NULL) < 0);
+    CHECK_CONTAINS(err.text, "custom");
+    CHECK(run("error(setmetatable({}, {__tostring = function() error('again') end}))", NULL) < 0);
+    CHECK(run("error(setmetatable({}, {__tostring = function() while true do end end}))", NULL) < 0);
+    CHECK(run("error({})", NULL) < 0);
+    CHECK_CONTAINS(err.text, "error object is a table");
+    CHECK(run("local function f() return f() + 1 end return f()", NULL) < 0);
+    CHECK_CONTAINS(err.text, "stack overflow");
+    CHECK(run("return (", NULL) < 0);
+    CHECK_CONTAINS(err.text, "test:1:");
+}
+
+static void test_json(void)
+{
+    lua_State *L = luahost_state(host);
+    const char *text = "{\"a\":[1,2.5,\"x\"],\"b\":{\"c\":true,\"d\":null},\"e\":\"\\u00e9\"}";
+    buf out = BUF_INIT;
+    CHECK_EQ_INT(luahost_push_json(L, text, strlen(text), &err), 0);
+    CHECK_EQ_INT(luahost_to_json(L, -1, &out, &err), 0);
+    CHECK_EQ_STR(buf_str(&out), "{\"a\":[1,2.5,\"x\"],\"b\":{\"c\":true},\"e\":\"\xc3\xa9\"}");
+    lua_pop(L, 1);
+    CHECK(luahost_push_json(L, "{\"a\":", 5, &err) < 0);
+    CHECK_CONTAINS(err.text, "bad JSON");
+    /* Values JSON cannot hold are refused, cycles included. */
+    luahost_push_sandbox(host, "test");
+    luahost_load(host, "local t = {}; t.self = t; return t", 34, "=t", -1, &err);
+    luahost_call(host, 0, 1, "test", &err);
+    buf_clear(&out);
+    CHECK(luahost_to_json(L, -1, &out, &err) < 0);
+    CHECK_CONTAINS(err.text, "nested more than");
+    lua_pop(L, 2);
+    buf_free(&out);
+}
+
+static void test_describe(void)
+{
+    CHECK_EQ_STR(value_of("return {b = 2, a = 'x', [3] = true}"), "{ [3] = true, a = \"x\", b = 2 }");
+    CHECK_EQ_STR(value_of("return {1, 2, {3}}"), "{ 1, 2, { 3 } }");
+    CHECK_EQ_STR(value_of("return {}"), "{}");
+    CHECK_EQ_STR(value_of("local t = {}; t.me = t; return t"), "{ me = <cycle> }");
+    CHECK_CONTAINS(value_of("return setmetatable({}, {__tostring = function() error('no') end})"), "cannot show it");
+}
+
+int main(void)
+{
+    host = luahost_new(0, &err);
+    if (!host) {
+        fprintf(stderr, "%s\n", err.text);
+        return 1;
+    }
+    test_allow_list();
+    test_sandboxes_are_separate();
+    test_binary_chunks_refused();
+    test_instruction_budget();
+    test_memory_cap();
+    test_errors();
+    test_json();
+    test_describe();
+    luahost_free(host);
+    return CHECK_DONE();
+}

@@ -1,0 +1,259 @@
+/* test_store.c: the store on its own: schema migration, transactions and
+ * savepoints, idempotent events, effects with their audit rows, read-only
+ * queries, the append-only ledger. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sqlite3.h>
+#include "check.h"
+#include "cxhost/store.h"
+
+static char dir[] = "/tmp/cxhost-test-store-XXXXXX";
+
+static void path_in_dir(const char *name, char *out, size_t size)
+{
+    snprintf(out, size, "%s/%s", dir, name);
+}
+
+struct one_int {
+    int64_t value;
+    int rows;
+};
+
+static int grab_int(void *ud, int ncols, const char *const *names, const store_value *values)
+{
+    struct one_int *o = ud;
+    (void)names;
+    if (ncols > 0 && values[0].type == STORE_INT)
+        o->value = values[0].i;
+    o->rows++;
+    return 0;
+}
+
+/* The first column of the first row of sql, as an integer (-1 on error). */
+static int64_t query_int(store *s, const char *sql)
+{
+    struct one_int o = {-1, 0};
+    cx_error err;
+    if (store_query(s, sql, NULL, 0, grab_int, &o, &err) < 0) {
+        fprintf(stderr, "query failed: %s: %s\n", sql, err.text);
+        return -1;
+    }
+    return o.value;
+}
+
+static cx_event purchase(const char *id, const char *customer, int64_t at, int64_t cents)
+{
+    cx_event ev = {id, "purchase", customer, at, cents, 1, "web", "{\"quantity\":1}"};
+    return ev;
+}
+
+static void test_migration_from_empty(void)
+{
+    char path[256];
+    cx_error err;
+    store *s = NULL;
+    path_in_dir("empty.db", path, sizeof path);
+    CHECK(store_open(path, 0, &s, &err) < 0);           /* no create: refused */
+    CHECK_CONTAINS(err.text, "no store there");
+    CHECK_EQ_INT(store_open(path, 1, &s, &err), 0);
+    CHECK_EQ_INT(store_schema_version(s), STORE_SCHEMA_VERSION);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+                              "('customers','touchpoints','events','ledger','refunds','experience_scores',"
+                              "'campaigns','campaign_runs','outbox','audit','customer_facts','customer_tags',"
+                              "'imports')"), 13);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
+    CHECK_EQ_INT(query_int(s, "SELECT foreign_keys FROM pragma_foreign_keys"), 1);
+    store_close(s);
+    /* Opening again migrates nothing and keeps the version. */
+    CHECK_EQ_INT(store_open(path, 0, &s, &err), 0);
+    CHECK_EQ_INT(store_schema_version(s), STORE_SCHEMA_VERSION);
+    store_close(s);
+}
+
+static void test_newer_schema_refused(void)
+{
+    char path[256];
+    sqlite3 *db;
+    cx_error err;
+    store *s = NULL;
+    path_in_dir("future.db", path, sizeof path);
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    CHECK(store_open(path, 0, &s, &err) < 0);
+    CHECK(s == NULL);
+    CHECK_CONTAINS(err.text, "schema version 99");
+}
+
+static void test_events_and_rollback(store *s)
+{
+    cx_error err;
+    store_id customer = 0, tp = 0, ev_id = 0;
+    cx_event ev = purchase("e1", "c1", 1000, 1234);
+
+    CHECK_EQ_INT(store_begin(s, &err), 0);
+    CHECK_EQ_INT(store_customer_ensure(s, "c1", 1000, &customer, &err), 0);
+    CHECK_EQ_INT(store_touchpoint_ensure(s, "web", &tp, &err), 0);
+    CHECK_EQ_INT(store_event_insert(s, &ev, customer, tp, 0, &ev_id, &err), 1);
+    CHECK_EQ_INT(store_event_insert(s, &ev, customer, tp, 0, &ev_id, &err), 0);   /* the same id: no-op */
+    CHECK_EQ_INT(store_commit(s, &err), 0);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM events"), 1);
+    CHECK_EQ_INT(query_int(s, "SELECT amount_cents FROM events WHERE external_id = 'e1'"), 1234);
+
+    /* A rolled-back transaction leaves nothing, and its customer id is not reused from the cache. */
+    store_id c2 = 0;
+    CHECK_EQ_INT(store_begin(s, &err), 0);
+    CHECK_EQ_INT(store_customer_ensure(s, "c2", 2000, &c2, &err), 0);
+    store_rollback(s);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM customers WHERE external_id = 'c2'"), 0);
+    store_id found = 0;
+    CHECK_EQ_INT(store_customer_find(s, "c2", &found, &err), 0);
+
+    /* A savepoint taken back removes only its own work. */
+    cx_event e2 = purchase("e2", "c1", 2000, 500), e3 = purchase("e3", "c1", 3000, 700);
+    CHECK_EQ_INT(store_begin(s, &err), 0);
+    CHECK_EQ_INT(store_savepoint(s, &err), 0);
+    CHECK_EQ_INT(store_event_insert(s, &e2, customer, tp, 0, &ev_id, &err), 1);
+    CHECK_EQ_INT(store_release(s, &err), 0);
+    CHECK_EQ_INT(store_savepoint(s, &err), 0);
+    CHECK_EQ_INT(store_event_insert(s, &e3, customer, tp, 0, &ev_id, &err), 1);
+    store_rollback_savepoint(s);
+    CHECK_EQ_INT(store_commit(s, &err), 0);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM events WHERE external_id IN ('e2', 'e3')"), 1);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM events WHERE external_id = 'e3'"), 0);
+}
+
+static void test_effects_and_audit(store *s)
+{
+    cx_error err;
+    store_id customer = 0, entry = 0, outbox = 0;
+    CHECK_EQ_INT(store_customer_find(s, "c1", &customer, &err), 1);
+    store_origin o = {"tester", 1, 5000};
+    const char *names[] = {"count", "stage"};
+    store_value values[] = {{STORE_INT, 3, 0, NULL, 0}, {STORE_TEXT, 0, 0, "active", 6}};
+    store_ledger_entry earn = {120, "earn", "base", NULL}, spend = {-20, "redeem", NULL, "mug"};
+    int64_t balance = 0;
+
+    CHECK_EQ_INT(store_begin(s, &err), 0);
+    CHECK_EQ_INT(store_facts_set(s, &o, customer, 2, names, values, &err), 0);
+    CHECK_EQ_INT(store_tag_set(s, &o, customer, "vip", 1, &err), 0);
+    CHECK_EQ_INT(store_tag_set(s, &o, customer, "vip", 1, &err), 0);   /* already tagged: no new audit row */
+    CHECK_EQ_INT(store_ledger_add(s, &o, customer, &earn, &entry, &err), 0);
+    CHECK_EQ_INT(store_ledger_add(s, &o, customer, &spend, NULL, &err), 0);
+    CHECK_EQ_INT(store_score_set(s, &o, customer, "feel", 0, 72.5, &err), 0);
+    CHECK_EQ_INT(store_outbox_add(s, &o, customer, "email", "thanks", "{\"name\":\"Ann\"}", &outbox, &err), 0);
+    CHECK_EQ_INT(store_commit(s, &err), 0);
+
+    CHECK_EQ_INT(store_ledger_balance(s, customer, &balance, &err), 0);
+    CHECK_EQ_INT(balance, 100);
+    CHECK_EQ_INT(store_tag_has(s, customer, "vip", &err), 1);
+    CHECK_EQ_INT(store_tag_has(s, customer, "gold", &err), 0);
+    CHECK_EQ_INT(query_int(s, "SELECT value FROM customer_facts WHERE plugin = 'tester' AND name = 'count'"), 3);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM audit WHERE plugin = 'tester' AND event_id = 1"), 6);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM audit WHERE effect = 'fact' AND detail = "
+                              "'count=3, stage=\"active\"'"), 1);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM audit WHERE effect = 'ledger'"), 2);
+    CHECK_EQ_INT(query_int(s, "SELECT points FROM loyalty_balances"), 100);
+
+    /* An unchanged fact value is not written again (its event stays the first one). */
+    store_origin later = {"tester", 2, 6000};
+    CHECK_EQ_INT(store_begin(s, &err), 0);
+    CHECK_EQ_INT(store_facts_set(s, &later, customer, 1, names, values, &err), 0);
+    CHECK_EQ_INT(store_commit(s, &err), 0);
+    CHECK_EQ_INT(query_int(s, "SELECT updated_at FROM customer_facts WHERE plugin = 'tester' AND name = 'count'"), 5000);
+
+    /* A score outside 0..100 is refused by the schema; the transaction is then taken back whole. */
+    CHECK_EQ_INT(store_begin(s, &err), 0);
+    CHECK(store_score_set(s, &o, customer, "feel", 0, 140, &err) < 0);
+    store_rollback(s);
+}
+
+static int count_facts(void *ud, const char *plugin, const char *name, const store_value *v)
+{
+    (void)plugin;
+    (void)name;
+    (void)v;
+    ++*(int *)ud;
+    return 0;
+}
+
+static void test_facts_each(store *s)
+{
+    cx_error err;
+    store_id customer = 0;
+    int n = 0;
+    CHECK_EQ_INT(store_customer_find(s, "c1", &customer, &err), 1);
+    CHECK_EQ_INT(store_facts_each(s, customer, "tester", count_facts, &n, &err), 0);
+    CHECK_EQ_INT(n, 2);
+    n = 0;
+    CHECK_EQ_INT(store_facts_each(s, customer, "nobody", count_facts, &n, &err), 0);
+    CHECK_EQ_INT(n, 0);
+}
+
+static void test_queries_are_read_only(store *s)
+{
+    cx_error err;
+    struct one_int o = {0, 0};
+    const char *writes[] = {
+        "DELETE FROM events", "INSERT INTO customers(external_id, first_seen_at, created_at) VALUES ('x', 0, 0)",
+        "UPDATE ledger SET points = 0", "DROP TABLE events", "PRAGMA user_version = 7",
+        "CREATE TABLE t(x)", "ATTACH DATABASE '/tmp/x.db' AS x", NULL};
+    for (int i = 0; writes[i]; i++) {
+        CHECK(store_query(s, writes[i], NULL, 0, grab_int, &o, &err) < 0);
+    }
+    CHECK(store_query(s, "SELECT 1; DELETE FROM events", NULL, 0, grab_int, &o, &err) < 0);
+    CHECK_CONTAINS(err.text, "one statement");
+    CHECK(store_query(s, "SELEC 1", NULL, 0, grab_int, &o, &err) < 0);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM events"), 2);
+
+    /* Parameters. */
+    store_value p[] = {{STORE_TEXT, 0, 0, "e1", 2}};
+    o.value = -1;
+    CHECK_EQ_INT(store_query(s, "SELECT amount_cents FROM events WHERE external_id = ?1", p, 1, grab_int, &o, &err), 0);
+    CHECK_EQ_INT(o.value, 1234);
+    CHECK(store_query(s, "SELECT 1", p, 1, grab_int, &o, &err) < 0);   /* more values than parameters */
+}
+
+static void test_ledger_append_only(void)
+{
+    char path[256];
+    sqlite3 *db;
+    path_in_dir("store.db", path, sizeof path);
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK(sqlite3_exec(db, "UPDATE ledger SET points = 1000", NULL, NULL, NULL) != SQLITE_OK);
+    CHECK_CONTAINS(sqlite3_errmsg(db), "append-only");
+    CHECK(sqlite3_exec(db, "DELETE FROM ledger", NULL, NULL, NULL) != SQLITE_OK);
+    sqlite3_close(db);
+}
+
+int main(void)
+{
+    char path[256];
+    cx_error err;
+    store *s = NULL;
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    test_migration_from_empty();
+    test_newer_schema_refused();
+    path_in_dir("store.db", path, sizeof path);
+    if (store_open(path, 1, &s, &err) < 0) {
+        fprintf(stderr, "%s\n", err.text);
+        return 1;
+    }
+    test_events_and_rollback(s);
+    test_effects_and_audit(s);
+    test_facts_each(s);
+    test_queries_are_read_only(s);
+    store_close(s);
+    test_ledger_append_only();
+
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return CHECK_DONE();
+}
