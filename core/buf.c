@@ -69,6 +69,20 @@ void buf_free(buf *b)
     b->len = b->cap = 0;
 }
 
+int buf_read_file(buf *b, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char block[8192];
+    size_t n;
+    if (!f)
+        return -1;
+    while ((n = fread(block, 1, sizeof block, f)) > 0)
+        buf_add(b, block, n);
+    int bad = ferror(f);
+    fclose(f);
+    return bad ? -1 : 0;
+}
+
 const char *buf_str(const buf *b) { return b->data ? b->data : ""; }
 
 void buf_add_json_string(buf *b, const char *s, size_t len)

@@ -296,20 +296,6 @@ static int cmd_eval(struct args *a)
     return status;
 }
 
-static int read_whole_file(const char *path, buf *out)
-{
-    FILE *f = fopen(path, "rb");
-    char block[8192];
-    size_t n;
-    if (!f)
-        return -1;
-    while ((n = fread(block, 1, sizeof block, f)) > 0)
-        buf_add(out, block, n);
-    int bad = ferror(f);
-    fclose(f);
-    return bad ? -1 : 0;
-}
-
 static int cmd_run(struct args *a)
 {
     if (need_client(a, "run") < 0)
@@ -320,7 +306,7 @@ static int cmd_run(struct args *a)
     }
     const char *path = a->positional[0];
     buf text = BUF_INIT, chunkname = BUF_INIT, what = BUF_INIT;
-    if (read_whole_file(path, &text) < 0) {
+    if (buf_read_file(&text, path) < 0) {
         fprintf(stderr, "cxhost: %s: cannot read it\n", path);
         buf_free(&text);
         return EXIT_FAILED;

@@ -17,8 +17,7 @@ static session *cx_session(lua_State *L)
     return lua_touserdata(L, lua_upvalueindex(1));
 }
 
-/* [-0, +1, m] */
-static void push_value(lua_State *L, const store_value *v)
+void cxlib_push_value(lua_State *L, const store_value *v)
 {
     switch (v->type) {
     case STORE_INT: lua_pushinteger(L, v->i); break;
@@ -28,13 +27,12 @@ static void push_value(lua_State *L, const store_value *v)
     }
 }
 
-/* The Lua value at idx as a query parameter. [-0, +0, v] */
-static void to_param(lua_State *L, int idx, store_value *v)
+int cxlib_to_value(lua_State *L, int idx, store_value *v)
 {
     memset(v, 0, sizeof *v);
     switch (lua_type(L, idx)) {
-    case LUA_TNIL: v->type = STORE_NULL; break;
-    case LUA_TBOOLEAN: v->type = STORE_INT; v->i = lua_toboolean(L, idx); break;
+    case LUA_TNIL: v->type = STORE_NULL; return 0;
+    case LUA_TBOOLEAN: v->type = STORE_INT; v->i = lua_toboolean(L, idx); return 0;
     case LUA_TNUMBER:
         if (lua_isinteger(L, idx)) {
             v->type = STORE_INT;
@@ -43,10 +41,9 @@ static void to_param(lua_State *L, int idx, store_value *v)
             v->type = STORE_REAL;
             v->r = lua_tonumber(L, idx);
         }
-        break;
-    case LUA_TSTRING: v->type = STORE_TEXT; v->s = lua_tolstring(L, idx, &v->len); break;
-    default: luaL_error(L, "cx.query: parameter %d is a %s; give numbers, strings or booleans", idx - 1,
-                        luaL_typename(L, idx));
+        return 0;
+    case LUA_TSTRING: v->type = STORE_TEXT; v->s = lua_tolstring(L, idx, &v->len); return 0;
+    default: return -1;
     }
 }
 
@@ -62,7 +59,7 @@ static int query_row(void *ud, int ncols, const char *const *names, const store_
     lua_State *L = r->L;
     lua_createtable(L, 0, ncols);
     for (int i = 0; i < ncols; i++) {
-        push_value(L, &values[i]);
+        cxlib_push_value(L, &values[i]);
         lua_setfield(L, -2, names[i]);
     }
     lua_rawseti(L, -2, ++r->n);
@@ -80,7 +77,11 @@ static int cx_query(lua_State *L)
     if (nparams && !params)
         return luaL_error(L, "out of memory");
     for (int i = 0; i < nparams; i++)
-        to_param(L, i + 2, &params[i]);
+        if (cxlib_to_value(L, i + 2, &params[i]) < 0) {
+            free(params);
+            return luaL_error(L, "cx.query: parameter %d is a %s; give numbers, strings or booleans", i + 1,
+                              luaL_typename(L, i + 2));
+        }
     lua_newtable(L);                         /* [sql, params..., rows] */
     struct rows r = {L, 0};
     cx_error err;
@@ -106,7 +107,7 @@ static int customer_fact(void *ud, const char *plugin, const char *name, const s
         lua_pushvalue(L, -1);
         lua_setfield(L, c->facts, plugin);
     }
-    push_value(L, v);
+    cxlib_push_value(L, v);
     lua_setfield(L, -2, name);
     lua_pop(L, 1);
     return 0;
@@ -117,7 +118,7 @@ static int customer_tag(void *ud, int ncols, const char *const *names, const sto
     lua_State *L = ud;
     (void)ncols;
     (void)names;
-    push_value(L, &values[0]);
+    cxlib_push_value(L, &values[0]);
     lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
     return 0;
 }
@@ -126,7 +127,7 @@ static int customer_row(void *ud, int ncols, const char *const *names, const sto
 {
     lua_State *L = ud;
     for (int i = 0; i < ncols; i++) {
-        push_value(L, &values[i]);
+        cxlib_push_value(L, &values[i]);
         lua_setfield(L, -2, names[i]);
     }
     return 0;

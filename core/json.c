@@ -87,6 +87,23 @@ static size_t utf8_lead(unsigned char c, unsigned char *lo, unsigned char *hi)
     return 0;
 }
 
+size_t json_utf8_length(const char *text, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    unsigned char lo, hi;
+    if (n == 0)
+        return 0;
+    if (s[0] < 0x80)
+        return 1;
+    size_t k = utf8_lead(s[0], &lo, &hi);
+    if (k == 0 || n < k || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < k; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return k;
+}
+
 /* One raw UTF-8 sequence at *pp (first byte >= 0x80). */
 static int utf8_char(const char **pp, const char *end, uint32_t *cp, const char **why)
 {

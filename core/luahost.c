@@ -144,20 +144,25 @@ void luahost_set_print_fn(luahost *h, luahost_print_fn fn, void *ud)
 
 /* --- the sandbox ---------------------------------------------------------- */
 
-/* print(...) [-n, +0, e]; upvalue 1: the owner's name. */
-static int sandbox_print(lua_State *L)
+void luahost_push_joined(lua_State *L, int first, const char *sep)
 {
-    luahost *h = host_of(L);
     luaL_Buffer b;
     int n = lua_gettop(L);
     luaL_buffinit(L, &b);
-    for (int i = 1; i <= n; i++) {
-        if (i > 1)
-            luaL_addchar(&b, '\t');
+    for (int i = first; i <= n; i++) {
+        if (i > first)
+            luaL_addstring(&b, sep);
         luaL_tolstring(L, i, NULL);
         luaL_addvalue(&b);
     }
     luaL_pushresult(&b);
+}
+
+/* print(...) [-n, +0, e]; upvalue 1: the owner's name. */
+static int sandbox_print(lua_State *L)
+{
+    luahost *h = host_of(L);
+    luahost_push_joined(L, 1, "\t");
     const char *line = lua_tostring(L, -1);
     if (h->print_fn)
         h->print_fn(h->print_ud, lua_tostring(L, lua_upvalueindex(1)), line);

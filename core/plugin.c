@@ -14,6 +14,7 @@
 #include <uv.h>
 #include "embedded.h"
 #include "cxhost/buf.h"
+#include "cxhost/cxlib.h"
 #include "cxhost/plugin.h"
 #include "cxhost/utc.h"
 
@@ -143,38 +144,12 @@ static store_origin ctx_origin(struct plugin *p)
     return o;
 }
 
-/* Reads the Lua value at idx as a store value. [-0, +0, v] */
+/* Reads the Lua value at idx as a fact's value. [-0, +0, v] */
 static void ctx_to_value(lua_State *L, int idx, store_value *v, const char *fn, const char *name)
 {
-    memset(v, 0, sizeof *v);
-    switch (lua_type(L, idx)) {
-    case LUA_TNIL: v->type = STORE_NULL; break;
-    case LUA_TBOOLEAN: v->type = STORE_INT; v->i = lua_toboolean(L, idx); break;
-    case LUA_TNUMBER:
-        if (lua_isinteger(L, idx)) {
-            v->type = STORE_INT;
-            v->i = lua_tointeger(L, idx);
-        } else {
-            v->type = STORE_REAL;
-            v->r = lua_tonumber(L, idx);
-        }
-        break;
-    case LUA_TSTRING: v->type = STORE_TEXT; v->s = lua_tolstring(L, idx, &v->len); break;
-    default:
+    if (cxlib_to_value(L, idx, v) < 0)
         luaL_error(L, "ctx.%s: fact '%s' must be a number, string, boolean or nil, not a %s",
                    fn, name, luaL_typename(L, idx));
-    }
-}
-
-/* [-0, +1, m] */
-static void push_store_value(lua_State *L, const store_value *v)
-{
-    switch (v->type) {
-    case STORE_INT: lua_pushinteger(L, v->i); break;
-    case STORE_REAL: lua_pushnumber(L, v->r); break;
-    case STORE_TEXT: lua_pushlstring(L, v->s, v->len); break;
-    default: lua_pushnil(L); break;
-    }
 }
 
 static void ctx_check_name(lua_State *L, const char *what, const char *fn, const char *s)
@@ -254,11 +229,11 @@ static int fact_lookup_row(void *ud, const char *plugin, const char *name, const
     if (f->name) {
         if (strcmp(name, f->name) != 0)
             return 0;
-        push_store_value(f->L, v);
+        cxlib_push_value(f->L, v);
         f->found = 1;
         return 1;
     }
-    push_store_value(f->L, v);
+    cxlib_push_value(f->L, v);
     lua_setfield(f->L, -2, name);
     return 0;
 }
@@ -449,16 +424,7 @@ static int ctx_outbox_send(lua_State *L)
 static int ctx_log(lua_State *L)
 {
     struct plugin *p = ctx_plugin(L);
-    luaL_Buffer b;
-    int n = lua_gettop(L);
-    luaL_buffinit(L, &b);
-    for (int i = 1; i <= n; i++) {
-        if (i > 1)
-            luaL_addchar(&b, ' ');
-        luaL_tolstring(L, i, NULL);
-        luaL_addvalue(&b);
-    }
-    luaL_pushresult(&b);
+    luahost_push_joined(L, 1, " ");
     fprintf(stderr, "%s/%s: %s\n", p->set->client, p->name, lua_tostring(L, -1));
     return 0;
 }
@@ -701,26 +667,6 @@ static struct plugin *plugin_load_text(plugin_set *ps, const char *text, size_t 
     return p;
 }
 
-static int read_file(const char *path, buf *out, cx_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    char chunk[8192];
-    size_t n;
-    if (!f) {
-        cx_error_set(err, "%s: cannot read it", path);
-        return -1;
-    }
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        buf_add(out, chunk, n);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        cx_error_set(err, "%s: read error", path);
-        return -1;
-    }
-    return 0;
-}
-
 /* Adds p, replacing a plugin of the same name (a client's replaces a built-in). */
 static int plugin_add(plugin_set *ps, struct plugin *p, cx_error *err)
 {
@@ -795,7 +741,8 @@ static int load_client_plugins(plugin_set *ps, cx_error *err)
     for (size_t i = 0; i < count && rc == 0; i++) {
         buf path = BUF_INIT, text = BUF_INIT;
         buf_printf(&path, "%s/%s", ps->plugin_dir, names[i]);
-        if (read_file(path.data, &text, err) < 0) {
+        if (buf_read_file(&text, path.data) < 0) {
+            cx_error_set(err, "%s: cannot read it", path.data);
             rc = -1;
         } else {
             struct plugin *p = plugin_load_text(ps, buf_str(&text), text.len, path.data, 0, err);

@@ -176,47 +176,10 @@ int reader_format_guess(const char *filename, reader_format *out)
 
 /* ---- messages ---- */
 
-/* The length of the UTF-8 sequence lead byte c starts (0: none), and the
- * range its second byte must fall in (no overlong forms, no surrogates,
- * nothing above U+10FFFF). */
-static size_t utf8_lead(unsigned char c, unsigned char *lo, unsigned char *hi)
-{
-    *lo = 0x80;
-    *hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF)
-        return 2;
-    if (c >= 0xE0 && c <= 0xEF) {
-        *lo = c == 0xE0 ? 0xA0 : 0x80;
-        *hi = c == 0xED ? 0x9F : 0xBF;
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        *lo = c == 0xF0 ? 0x90 : 0x80;
-        *hi = c == 0xF4 ? 0x8F : 0xBF;
-        return 4;
-    }
-    return 0;
-}
-
-/* Length of the valid UTF-8 sequence at s (n bytes available), 0 if none. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char lo, hi;
-    if (s[0] < 0x80)
-        return 1;
-    size_t k = utf8_lead(s[0], &lo, &hi);
-    if (k == 0 || n < k || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < k; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return k;
-}
-
 static int utf8_valid(const char *s, size_t n)
 {
     for (size_t i = 0, k; i < n; i += k)
-        if ((k = utf8_len((const unsigned char *)s + i, n - i)) == 0)
+        if ((k = json_utf8_length(s + i, n - i)) == 0)
             return 0;
     return 1;
 }
@@ -229,7 +192,7 @@ static void quote_value(buf *out, const char *s, size_t n)
     buf_clear(out);
     while (i < n && i < QUOTE_MAX) {
         unsigned char c = (unsigned char)s[i];
-        k = utf8_len((const unsigned char *)s + i, n - i);
+        k = json_utf8_length(s + i, n - i);
         if (k == 0 || c < 0x20 || c == 0x7F) {
             buf_add_char(out, '?');
             i++;

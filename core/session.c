@@ -62,16 +62,10 @@ static int session_load_config(session *s, cx_error *err)
         buf_free(&path);
         return 0;
     }
-    FILE *f = fopen(path.data, "rb");
-    if (!f) {
+    if (buf_read_file(&text, path.data) < 0) {
         cx_error_set(err, "%s: cannot read it", path.data);
         goto done;
     }
-    char block[4096];
-    size_t n;
-    while ((n = fread(block, 1, sizeof block, f)) > 0)
-        buf_add(&text, block, n);
-    fclose(f);
     buf_printf(&chunk, "@%s", path.data);
     luahost_push_sandbox(s->host, "config");                    /* [env] */
     if (luahost_load(s->host, buf_str(&text), text.len, chunk.data, -1, err) < 0) {

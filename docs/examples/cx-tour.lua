@@ -42,5 +42,5 @@ print("ingest: " .. cx.ingest({
 print("again: " .. cx.ingest({ id = "s-3", type = "survey", customer = "ann", at = "2026-03-20" }))
 
 -- cx.refresh([as_of]): every plugin's on_refresh, as of a time
-cx.refresh("2026-06-30")
-print("ann's stage on 2026-06-30: " .. cx.customer("ann").facts.lifecycle.stage)
+cx.refresh("2026-12-31")
+print("ann's stage on 2026-12-31: " .. cx.customer("ann").facts.lifecycle.stage)

@@ -27,6 +27,9 @@ void buf_clear(buf *b);            /* len = 0, keeps the memory */
 void buf_free(buf *b);             /* releases the memory, back to BUF_INIT */
 const char *buf_str(const buf *b); /* "" when empty */
 
+/* Appends the whole file at path. Returns 0, or -1 (errno says why). */
+int buf_read_file(buf *b, const char *path);
+
 /* Appends s (len bytes) as a JSON string literal, quotes and escapes included. */
 void buf_add_json_string(buf *b, const char *s, size_t len);
 

@@ -12,8 +12,17 @@
 #define CXHOST_CXLIB_H
 
 #include <lua.h>
+#include "cxhost/store.h"
 
 struct session;
+
+/* Pushes a store value as Lua sees it (NULL is nil). [-0, +1, m] */
+void cxlib_push_value(lua_State *L, const store_value *v);
+
+/* Reads the Lua value at idx into v: nil, booleans (as 0/1), numbers and
+ * strings (which stay owned by Lua). Returns 0, or -1 for other types.
+ * [-0, +0, -] */
+int cxlib_to_value(lua_State *L, int idx, store_value *v);
 
 /* Puts a fresh `cx` table for session s into the environment at env (it is
  * the luahost env function). [-0, +0, m] */

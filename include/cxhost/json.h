@@ -49,6 +49,10 @@ int json_array_next(json_cursor *c, json_span *value, const char **why);
  * surrogate pairs turned into UTF-8) to out. Returns 0, or -1 with *why. */
 int json_string_decode(json_span s, buf *out, const char **why);
 
+/* The length of the valid UTF-8 sequence at text (n bytes available), 0 when
+ * it is not one: no overlong forms, surrogates or code points past U+10FFFF. */
+size_t json_utf8_length(const char *text, size_t n);
+
 /* Whether a JSON_STRING span's decoded text equals the NUL-terminated name. */
 int json_key_is(json_span key, const char *name);
 

@@ -71,6 +71,10 @@ int luahost_call(luahost *h, int nargs, int nresults, const char *what, cx_error
  * cx.ingest from a script runs under the outer budget. */
 int luahost_in_call(const luahost *h);
 
+/* Pushes the text of the values from index first to the top, each as
+ * tostring() shows it, joined by sep (what print() does). [-0, +1, e] */
+void luahost_push_joined(lua_State *L, int first, const char *sep);
+
 /* Appends JSON for the value at idx (tables with only 1..n keys become
  * arrays, others objects with string keys). Returns 0, or -1 with err for
  * functions, cycles, non-finite numbers or keys that are not strings.

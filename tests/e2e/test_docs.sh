@@ -271,7 +271,8 @@ run_markdown() {
         bad "$md:$line: the commands at line $last_line print something else (- doc, + actual)" \
           "$(diff "$item.want" "$item.got" | head -40)"
         if [ $UPDATE = 1 ] && ! grep -qx '\.\.\.' "$body"; then
-          echo "$(cat "$item.range") $last_out" >>"$replacements"
+          sed -E 's/\["([A-Za-z_][A-Za-z0-9_]*)"\] = /\1 = /g' "$last_out" >"$item.new"
+          echo "$(cat "$item.range") $item.new" >>"$replacements"
         fi
       fi
       last_state=none

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# cxhost itself under valgrind on real work: every command below must end
+# with its expected exit status; valgrind turns any definite leak or memory
+# error into status 99. Env: CXHOST (binary), VALGRIND (command), CXHOST_DATA_DIR.
+set -u
+home=$(mktemp -d)
+trap 'rm -rf "$home"' EXIT
+passed=0 failed=0
+
+# expect STATUS ARGS...: runs cxhost under valgrind, checks the exit status.
+expect() {
+  local want=$1; shift
+  $VALGRIND "$CXHOST" --home "$home" "$@" >"$home/out" 2>"$home/err"
+  local got=$?
+  if [ "$got" -eq "$want" ]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAILED (status $got, want $want): cxhost $*" >&2
+    tail -n 30 "$home/err" >&2
+  fi
+}
+
+expect 0 client add v
+# Small limits: a runaway loop under valgrind would otherwise take minutes.
+printf 'return { limits = { instructions = 2000000, memory_mb = 64 } }\n' >"$home/clients/v/config.lua"
+expect 0 import --client v --format cdnow "$CXHOST_DATA_DIR/CDNOW_sample.txt"
+expect 0 import --client v --format cdnow "$CXHOST_DATA_DIR/CDNOW_sample.txt"
+expect 0 report summary --client v
+expect 0 plugins --client v
+expect 0 eval --client v 'cx.customer("00004")'
+expect 0 eval --client v 'return cx.query("SELECT stage, COUNT(*) AS n FROM lifecycle GROUP BY stage")'
+expect 0 refresh --client v --as-of 1999-01-01
+expect 1 eval --client v 'while true do end'
+expect 1 eval --client v 'local t = {} while true do t[#t + 1] = string.rep("x", 1000) end'
+expect 1 eval --client v 'local function f() return f() + 1 end return f()'
+expect 1 eval --client v 'error(setmetatable({}, {__tostring = function() error("x") end}))'
+expect 1 eval --client v 'return cx.query("DELETE FROM events")'
+
+printf 'id,type,customer,at,amount\na,purchase,c1,2026-01-01,10.00\nb,purchase,c1,2026-01-02,abc\n' >"$home/bad.csv"
+expect 1 import --client v "$home/bad.csv"
+expect 0 import --client v --skip-bad "$home/rejects.txt" "$home/bad.csv"
+
+mkdir -p "$home/clients/v/plugins"
+cat >"$home/clients/v/plugins/boom.lua" <<'LUA'
+return {
+  name = "boom", version = "1",
+  on_event = function(ev, ctx)
+    if ev.id == "c" then error("boom on " .. ev.id) end
+    ctx.tag(ev.customer, "seen")
+  end,
+}
+LUA
+printf 'id,type,customer,at\nc,visit,c1,2026-01-03\n' >"$home/boom.csv"
+expect 1 import --client v "$home/boom.csv"
+expect 0 client remove v --yes
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
