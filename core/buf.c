@@ -36,14 +36,17 @@ void buf_add_char(buf *b, char c) { buf_add(b, &c, 1); }
 
 void buf_vprintf(buf *b, const char *fmt, va_list ap)
 {
+    /* Format straight into the room there is; only a longer text formats twice. */
     va_list again;
     va_copy(again, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    if (n > 0) {
+    size_t room = b->cap > b->len ? b->cap - b->len : 0;
+    int n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, ap);
+    if (n >= 0 && (size_t)n >= room) {
         buf_reserve(b, (size_t)n);
         vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
-        b->len += (size_t)n;
     }
+    if (n > 0)
+        b->len += (size_t)n;
     va_end(again);
 }
 

@@ -239,7 +239,7 @@ static void print_results(lua_State *L, int base)
 }
 
 /* Runs text as a script of session s with the given arguments in `arg`,
- * printing what it returns when print_returns. */
+ * printing what it returns when print_returns. [-0, +0, -] */
 static int run_chunk(session *s, const char *text, size_t len, const char *chunkname, const char *what,
                      int try_expression, int nargs, char **args, int print_returns)
 {

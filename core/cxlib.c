@@ -12,6 +12,7 @@
 #include "cxhost/session.h"
 #include "cxhost/utc.h"
 
+/* [-0, +0, -] */
 static session *cx_session(lua_State *L)
 {
     return lua_touserdata(L, lua_upvalueindex(1));
@@ -52,7 +53,7 @@ struct rows {
     lua_Integer n;
 };
 
-/* Appends one row table to the rows table on top. */
+/* Appends one row table to the rows table on top. [-0, +0, m] */
 static int query_row(void *ud, int ncols, const char *const *names, const store_value *values)
 {
     struct rows *r = ud;
@@ -97,6 +98,7 @@ struct customer_facts {
     int facts;    /* stack index of the facts table */
 };
 
+/* Puts one fact into facts[plugin][name]. [-0, +0, m] */
 static int customer_fact(void *ud, const char *plugin, const char *name, const store_value *v)
 {
     struct customer_facts *c = ud;
@@ -113,6 +115,7 @@ static int customer_fact(void *ud, const char *plugin, const char *name, const s
     return 0;
 }
 
+/* Appends one tag to the array on top. [-0, +0, m] */
 static int customer_tag(void *ud, int ncols, const char *const *names, const store_value *values)
 {
     lua_State *L = ud;
@@ -123,6 +126,7 @@ static int customer_tag(void *ud, int ncols, const char *const *names, const sto
     return 0;
 }
 
+/* Sets the row's columns as fields of the table on top. [-0, +0, m] */
 static int customer_row(void *ud, int ncols, const char *const *names, const store_value *values)
 {
     lua_State *L = ud;
@@ -271,7 +275,7 @@ static int cx_ingest(lua_State *L)
     store *st = session_store(s);
     int rc = store_begin(st, &err);
     if (rc == 0) {
-        rc = ingest_event(s, &ev, 0, &err);
+        rc = ingest_event(s, &ev, 0, 0, &err);
         if (rc >= 0 && store_commit(st, &err) < 0)
             rc = -1;
         if (rc < 0)

@@ -5,11 +5,11 @@
 #include "cxhost/ingest.h"
 #include "cxhost/progress.h"
 
-int ingest_event(session *s, const cx_event *ev, store_id import_id, cx_error *err)
+int ingest_event(session *s, const cx_event *ev, store_id import_id, int alone, cx_error *err)
 {
     store *st = session_store(s);
     store_id customer = 0, touchpoint = 0, event_id = 0;
-    if (store_savepoint(st, err) < 0)
+    if (alone && store_savepoint(st, err) < 0)
         return -1;
     if ((ev->customer && store_customer_ensure(st, ev->customer, ev->at, &customer, err) < 0) ||
         (ev->touchpoint && store_touchpoint_ensure(st, ev->touchpoint, &touchpoint, err) < 0))
@@ -19,11 +19,12 @@ int ingest_event(session *s, const cx_event *ev, store_id import_id, cx_error *e
         goto fail;
     if (inserted && plugin_handle_event(session_plugins(s), ev, event_id, err) < 0)
         goto fail;
-    if (store_release(st, err) < 0)
+    if (alone && store_release(st, err) < 0)
         goto fail;
     return inserted;
 fail:
-    store_rollback_savepoint(st);
+    if (alone)
+        store_rollback_savepoint(st);
     return -1;
 }
 
@@ -68,7 +69,7 @@ int ingest_file(session *s, reader *r, const char *source, const char *format,
     while ((rc = reader_next(r, &ev, err)) != 0) {
         stats->records++;
         if (rc > 0)
-            rc = ingest_event(s, &ev, import_id, err);
+            rc = ingest_event(s, &ev, import_id, o->rejects != NULL, err);
         if (rc < 0) {
             if (!o->rejects || reader_failed(r))
                 goto fail;

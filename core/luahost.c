@@ -30,6 +30,7 @@ struct luahost {
 };
 
 /* Every thread's extra space holds the host, so the hook finds it in coroutines too. */
+/* [-0, +0, -] */
 static luahost *host_of(lua_State *L)
 {
     return *(luahost **)lua_getextraspace(L);
@@ -593,6 +594,7 @@ int luahost_push_json(lua_State *L, const char *text, size_t len, cx_error *err)
 
 /* --- display ------------------------------------------------------------------ */
 
+/* Orders keys by type, then value (numbers and strings only: no metamethods). [-0, +0, -] */
 static int describe_key_cmp(lua_State *L, int a, int b)
 {
     int ta = lua_type(L, a), tb = lua_type(L, b);
@@ -646,6 +648,7 @@ static void describe_sorted_keys(lua_State *L, int idx)
     }
 }
 
+/* [-0, +0, e] */
 static void describe_table(lua_State *L, int idx, int depth, int seen, buf *out)
 {
     lua_pushvalue(L, idx);
@@ -701,6 +704,7 @@ static void describe_table(lua_State *L, int idx, int depth, int seen, buf *out)
     lua_rawset(L, seen);
 }
 
+/* [-0, +0, e] */
 static void describe(lua_State *L, int idx, int depth, int seen, buf *out)
 {
     switch (lua_type(L, idx)) {

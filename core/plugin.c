@@ -48,8 +48,8 @@ struct plugin_set {
 
 static int plugin_has_hook(lua_State *L, const struct plugin *p, const char *hook);
 static void push_hook(lua_State *L, const struct plugin *p, const char *hook);
-static int call_hook(plugin_set *ps, struct plugin *p, const char *hook, int nargs, const char *what_extra,
-                     cx_error *err);
+static int call_hook(plugin_set *ps, struct plugin *p, const char *hook, int nargs, const char *context_fmt,
+                     const char *context, cx_error *err);
 
 static const char *const known_hooks[] = {"on_load", "on_event", "on_refresh", NULL};
 
@@ -109,6 +109,7 @@ void plugin_get_info(const plugin_set *ps, int i, plugin_info *info)
 
 /* --- ctx: the plugin API ---------------------------------------------------- */
 
+/* [-0, +0, -] */
 static struct plugin *ctx_plugin(lua_State *L)
 {
     return lua_touserdata(L, lua_upvalueindex(1));
@@ -152,6 +153,7 @@ static void ctx_to_value(lua_State *L, int idx, store_value *v, const char *fn, 
                    fn, name, luaL_typename(L, idx));
 }
 
+/* [-0, +0, v] */
 static void ctx_check_name(lua_State *L, const char *what, const char *fn, const char *s)
 {
     size_t n = strlen(s);
@@ -222,6 +224,7 @@ struct fact_lookup {
     int found;
 };
 
+/* [-0, +(0|1), m] */
 static int fact_lookup_row(void *ud, const char *plugin, const char *name, const store_value *v)
 {
     struct fact_lookup *f = ud;
@@ -274,6 +277,7 @@ static int ctx_facts(lua_State *L)
     return 1;
 }
 
+/* [-2, +0, e] */
 static int ctx_tag_change(lua_State *L, int on, const char *fn)
 {
     struct plugin *p = ctx_plugin(L);
@@ -667,7 +671,8 @@ static struct plugin *plugin_load_text(plugin_set *ps, const char *text, size_t 
     return p;
 }
 
-/* Adds p, replacing a plugin of the same name (a client's replaces a built-in). */
+/* Adds p, replacing a plugin of the same name (a client's replaces a built-in).
+ * [-0, +0, -] */
 static int plugin_add(plugin_set *ps, struct plugin *p, cx_error *err)
 {
     lua_State *L = luahost_state(ps->host);
@@ -757,6 +762,7 @@ static int load_client_plugins(plugin_set *ps, cx_error *err)
     return rc;
 }
 
+/* [-0, +0, -] */
 int plugin_load_all(plugin_set *ps, cx_error *err)
 {
     lua_State *L = luahost_state(ps->host);
@@ -787,7 +793,7 @@ int plugin_load_all(plugin_set *ps, cx_error *err)
             continue;
         push_hook(L, p, "on_load");                          /* [fn] */
         lua_rawgeti(L, LUA_REGISTRYINDEX, p->ctx_ref);       /* [fn, ctx] */
-        if (call_hook(ps, p, "on_load", 1, "", err) < 0)     /* [] */
+        if (call_hook(ps, p, "on_load", 1, "%s", "", err) < 0)   /* [] */
             return -1;
     }
     return 0;
@@ -848,19 +854,25 @@ static void push_hook(lua_State *L, const struct plugin *p, const char *hook)
     lua_remove(L, -2);                                       /* [fn] */
 }
 
-/* Calls the hook pushed with push_hook and its nargs arguments.
+/* Calls the hook pushed with push_hook and its nargs arguments; on failure
+ * the error says which plugin, file and hook, and what it was handling
+ * (the context is formatted only then: this is the hot path).
  * [-(nargs+1), +0, -] */
-static int call_hook(plugin_set *ps, struct plugin *p, const char *hook, int nargs, const char *what_extra,
-                     cx_error *err)
+static int call_hook(plugin_set *ps, struct plugin *p, const char *hook, int nargs, const char *context_fmt,
+                     const char *context, cx_error *err)
 {
-    char what[1024];
-    snprintf(what, sizeof what, "plugin '%s' (%s), hook %s%s", p->name, p->path, hook, what_extra);
     ps->in_hook = 1;
-    int rc = luahost_call(ps->host, nargs, 0, what, err);
+    int rc = luahost_call(ps->host, nargs, 0, hook, err);
     ps->in_hook = 0;
+    if (rc < 0) {
+        char where[512];
+        snprintf(where, sizeof where, context_fmt, context);
+        cx_error_prefix(err, "plugin '%s' (%s)%s, hook", p->name, p->path, where);
+    }
     return rc;
 }
 
+/* [-0, +0, -] */
 static int plugin_has_hook(lua_State *L, const struct plugin *p, const char *hook)
 {
     lua_rawgeti(L, LUA_REGISTRYINDEX, p->table_ref);
@@ -870,11 +882,10 @@ static int plugin_has_hook(lua_State *L, const struct plugin *p, const char *hoo
     return has;
 }
 
+/* [-0, +0, -] */
 int plugin_handle_event(plugin_set *ps, const cx_event *ev, store_id event_id, cx_error *err)
 {
     lua_State *L = luahost_state(ps->host);
-    char extra[300];
-    snprintf(extra, sizeof extra, ", event '%.200s'", ev->id);
     ps->writing = 1;
     ps->origin.event = event_id;
     ps->origin.at = ev->at;
@@ -891,19 +902,19 @@ int plugin_handle_event(plugin_set *ps, const cx_event *ev, store_id event_id, c
             break;
         }
         lua_rawgeti(L, LUA_REGISTRYINDEX, p->ctx_ref);       /* [fn, ev, ctx] */
-        rc = call_hook(ps, p, "on_event", 2, extra, err);    /* [] */
+        rc = call_hook(ps, p, "on_event", 2, ", event '%.200s'", ev->id, err);   /* [] */
     }
     ps->writing = 0;
     ps->origin.event = 0;
     return rc;
 }
 
+/* [-0, +0, -] */
 int plugin_refresh(plugin_set *ps, int64_t as_of, cx_error *err)
 {
     lua_State *L = luahost_state(ps->host);
-    char extra[64], date[UTC_TEXT_SIZE];
+    char date[UTC_TEXT_SIZE];
     utc_format(as_of, date);
-    snprintf(extra, sizeof extra, ", as of %s", date);
     ps->writing = 1;
     ps->origin.event = 0;
     ps->origin.at = as_of;
@@ -915,7 +926,7 @@ int plugin_refresh(plugin_set *ps, int64_t as_of, cx_error *err)
         push_hook(L, p, "on_refresh");                       /* [fn] */
         lua_rawgeti(L, LUA_REGISTRYINDEX, p->ctx_ref);       /* [fn, ctx] */
         lua_pushinteger(L, as_of);                           /* [fn, ctx, as_of] */
-        rc = call_hook(ps, p, "on_refresh", 2, extra, err);  /* [] */
+        rc = call_hook(ps, p, "on_refresh", 2, ", as of %s", date, err);   /* [] */
     }
     ps->writing = 0;
     return rc;

@@ -49,7 +49,8 @@ static int limit_setting(lua_State *L, int limits, const char *field, lua_Intege
     return rc;
 }
 
-/* Runs config.lua, when there is one, keeps its table and applies its limits. */
+/* Runs config.lua, when there is one, keeps its table and applies its limits.
+ * [-0, +0, -] */
 static int session_load_config(session *s, cx_error *err)
 {
     lua_State *L = luahost_state(s->host);

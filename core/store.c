@@ -2,8 +2,14 @@
  *
  * Owns the connection, the schema and its migrations, the prepared
  * statements of the hot path, and the caches of customer and touchpoint ids.
- * The caches are dropped whenever a transaction or savepoint is taken back,
- * because ids handed out inside it no longer exist. */
+ * The id caches are dropped whenever a transaction or savepoint is taken
+ * back, because ids handed out inside it no longer exist. Customer facts are
+ * held in a fact cache for the length of a transaction (factcache.h) and
+ * written back before any query reads the tables and at commit. */
+
+/* Past this many cached (customer, plugin) fact sets, write them back and
+ * start afresh, so a very large import keeps a bounded footprint. */
+#define FACT_CACHE_LIMIT 100000
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +19,7 @@
 #include "cxhost/buf.h"
 #include "cxhost/strmap.h"
 #include "cxhost/utc.h"
+#include "factcache.h"
 
 /* Each entry moves the schema from version i to i + 1. Add, never edit. */
 static const char *const migrations[] = {
@@ -62,7 +69,7 @@ static const char *const migrations[] = {
     "  plugin TEXT NOT NULL,\n"
     "  name TEXT NOT NULL,\n"
     "  value,\n"
-    "  event_id INTEGER REFERENCES events(id),\n"
+    "  event_id INTEGER,\n"
     "  updated_at INTEGER NOT NULL,\n"
     "  PRIMARY KEY (customer_id, plugin, name)\n"
     ") WITHOUT ROWID;\n"
@@ -151,8 +158,8 @@ static const char *const migrations[] = {
     "  id INTEGER PRIMARY KEY,\n"
     "  at INTEGER NOT NULL,\n"
     "  plugin TEXT NOT NULL,\n"
-    "  event_id INTEGER REFERENCES events(id),\n"
-    "  customer_id INTEGER REFERENCES customers(id),\n"
+    "  event_id INTEGER,\n"
+    "  customer_id INTEGER,\n"
     "  effect TEXT NOT NULL,\n"
     "  detail TEXT\n"
     ");\n"
@@ -174,7 +181,8 @@ enum stmt_id {
     ST_CUSTOMER_INSERT, ST_CUSTOMER_FIND, ST_TOUCHPOINT_INSERT, ST_TOUCHPOINT_FIND,
     ST_EVENT_INSERT, ST_FACT_SET, ST_FACTS_ALL, ST_FACTS_PLUGIN, ST_AUDIT,
     ST_TAG_ON, ST_TAG_OFF, ST_TAG_HAS, ST_LEDGER_ADD, ST_LEDGER_BALANCE, ST_SCORE_SET,
-    ST_OUTBOX_ADD, ST_LATEST_EVENT, ST_IMPORT_BEGIN, ST_IMPORT_FINISH, ST_COUNT
+    ST_OUTBOX_ADD, ST_LATEST_EVENT, ST_IMPORT_BEGIN, ST_IMPORT_FINISH, ST_FACTS_LOAD,
+    ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -190,6 +198,10 @@ static const char *const stmt_sql[ST_COUNT] = {
         " ON CONFLICT(customer_id, plugin, name) DO UPDATE SET value = excluded.value,"
         " event_id = excluded.event_id, updated_at = excluded.updated_at"
         " WHERE value IS NOT excluded.value",
+    [ST_FACTS_LOAD] = "SELECT name, value, event_id, updated_at FROM customer_facts WHERE customer_id = ?1 AND plugin = ?2",
+    [ST_SAVEPOINT] = "SAVEPOINT event",
+    [ST_RELEASE] = "RELEASE event",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO event",
     [ST_FACTS_ALL] = "SELECT plugin, name, value FROM customer_facts WHERE customer_id = ?1 ORDER BY plugin, name",
     [ST_FACTS_PLUGIN] = "SELECT plugin, name, value FROM customer_facts WHERE customer_id = ?1 AND plugin = ?2 ORDER BY name",
     [ST_AUDIT] = "INSERT INTO audit(at, plugin, event_id, customer_id, effect, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -221,6 +233,7 @@ struct store {
     int in_savepoint;
     strmap customers;     /* external id -> id, for this connection's writes */
     strmap touchpoints;   /* name -> id */
+    factcache *facts;     /* facts of this transaction, see factcache.h */
     buf detail;           /* scratch for audit details */
 };
 
@@ -360,6 +373,7 @@ int store_open(const char *path, int create, store **out, cx_error *err)
         return -1;
     }
     s->path = strdup(path);
+    s->facts = factcache_new();
     int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
     if (!s->path || sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
         cx_error_set(err, "%s: cannot open the store: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
@@ -395,6 +409,7 @@ void store_close(store *s)
         sqlite3_close(s->db);
     strmap_free(&s->customers);
     strmap_free(&s->touchpoints);
+    factcache_free(s->facts);
     buf_free(&s->detail);
     free(s->path);
     free(s);
@@ -420,6 +435,48 @@ static void store_forget_caches(store *s)
     strmap_clear(&s->touchpoints);
 }
 
+/* Writes one changed fact back. */
+static int flush_fact(void *ud, const fact_set *set, const fact *f)
+{
+    store *s = ud;
+    cx_error err;
+    sqlite3_stmt *st = store_stmt(s, ST_FACT_SET, &err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, set->customer);
+    bind_text(st, 2, set->plugin);
+    bind_text(st, 3, f->name);
+    bind_value(st, 4, &f->value);
+    bind_id(st, 5, f->event);
+    sqlite3_bind_int64(st, 6, f->at);
+    return store_step_done(s, st, &err, "writing facts") < 0 ? -1 : 0;
+}
+
+/* Writes every changed fact of the transaction back to the database. */
+static int store_flush_facts(store *s, cx_error *err)
+{
+    if (factcache_flush(s->facts, flush_fact, s) < 0)
+        return store_fail(s, err, "writing facts");
+    return 0;
+}
+
+/* Keeps the fact cache bounded: between events, writes it back and empties it. */
+static int store_trim_facts(store *s, cx_error *err)
+{
+    if (s->in_savepoint || factcache_size(s->facts) < FACT_CACHE_LIMIT)
+        return 0;
+    if (store_flush_facts(s, err) < 0)
+        return -1;
+    factcache_clear(s->facts);
+    return 0;
+}
+
+static int store_run(store *s, enum stmt_id id, cx_error *err, const char *what)
+{
+    sqlite3_stmt *st = store_stmt(s, id, err);
+    return st ? store_step_done(s, st, err, what) : -1;
+}
+
 int store_begin(store *s, cx_error *err)
 {
     if (s->in_transaction) {
@@ -434,11 +491,12 @@ int store_begin(store *s, cx_error *err)
 
 int store_commit(store *s, cx_error *err)
 {
-    if (store_exec(s, "COMMIT", err) < 0) {
+    if (store_flush_facts(s, err) < 0 || store_exec(s, "COMMIT", err) < 0) {
         store_rollback(s);
         return -1;
     }
     s->in_transaction = 0;
+    factcache_clear(s->facts);
     return 0;
 }
 
@@ -449,30 +507,36 @@ void store_rollback(store *s)
     s->in_transaction = 0;
     s->in_savepoint = 0;
     store_forget_caches(s);
+    factcache_clear(s->facts);
 }
 
 int store_in_transaction(const store *s) { return s->in_transaction; }
 
 int store_savepoint(store *s, cx_error *err)
 {
-    if (store_exec(s, "SAVEPOINT event", err) < 0)
+    if (store_trim_facts(s, err) < 0 || store_run(s, ST_SAVEPOINT, err, "starting an event") < 0)
         return -1;
     s->in_savepoint = 1;
+    factcache_mark(s->facts);
     return 0;
 }
 
 int store_release(store *s, cx_error *err)
 {
     s->in_savepoint = 0;
-    return store_exec(s, "RELEASE event", err);
+    factcache_release(s->facts);
+    return store_run(s, ST_RELEASE, err, "finishing an event");
 }
 
 void store_rollback_savepoint(store *s)
 {
+    cx_error ignored;
     if (!s->in_savepoint)
         return;
-    sqlite3_exec(s->db, "ROLLBACK TO event; RELEASE event", NULL, NULL, NULL);
+    store_run(s, ST_ROLLBACK_TO, &ignored, "taking an event back");
+    store_run(s, ST_RELEASE, &ignored, "taking an event back");
     s->in_savepoint = 0;
+    factcache_undo(s->facts);
     store_forget_caches(s);
 }
 
@@ -571,40 +635,64 @@ static int store_audit(store *s, const store_origin *o, store_id customer, const
     return store_step_done(s, st, err, "writing the audit trail");
 }
 
-static void detail_value(buf *b, const store_value *v)
+/* The cached facts of (customer, plugin), read from the database on first use. */
+static fact_set *store_fact_set_for(store *s, store_id customer, const char *plugin, cx_error *err)
 {
-    switch (v->type) {
-    case STORE_INT: buf_printf(b, "%lld", (long long)v->i); break;
-    case STORE_REAL: buf_printf(b, "%.17g", v->r); break;
-    case STORE_TEXT: buf_add_json_string(b, v->s, v->len); break;
-    default: buf_add_str(b, "nil"); break;
+    fact_set *set = factcache_find(s->facts, customer, plugin);
+    if (set)
+        return set;
+    sqlite3_stmt *st = store_stmt(s, ST_FACTS_LOAD, err);
+    int rc;
+    if (!st)
+        return NULL;
+    set = factcache_add(s->facts, customer, plugin);
+    sqlite3_bind_int64(st, 1, customer);
+    bind_text(st, 2, plugin);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_value v;
+        column_value(st, 1, &v);
+        factcache_load(set, (const char *)sqlite3_column_text(st, 0), &v, sqlite3_column_int64(st, 2),
+                       sqlite3_column_int64(st, 3));
     }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE) {
+        store_fail(s, err, "reading facts");
+        return NULL;
+    }
+    return set;
 }
 
 int store_facts_set(store *s, const store_origin *o, store_id customer, int n,
                     const char *const *names, const store_value *values, cx_error *err)
 {
-    sqlite3_stmt *st = store_stmt(s, ST_FACT_SET, err);
-    if (!st)
+    if (!s->in_transaction) {
+        cx_error_set(err, "%s: facts are written only inside a transaction", s->path);
         return -1;
-    buf_clear(&s->detail);
-    for (int i = 0; i < n; i++) {
-        sqlite3_bind_int64(st, 1, customer);
-        bind_text(st, 2, o->plugin);
-        bind_text(st, 3, names[i]);
-        bind_value(st, 4, &values[i]);
-        bind_id(st, 5, o->event);
-        sqlite3_bind_int64(st, 6, o->at);
-        if (store_step_done(s, st, err, "setting a fact") < 0)
-            return -1;
-        buf_printf(&s->detail, "%s%s=", i ? ", " : "", names[i]);
-        detail_value(&s->detail, &values[i]);
     }
-    return n ? store_audit(s, o, customer, "fact", buf_str(&s->detail), err) : 0;
+    if (store_trim_facts(s, err) < 0)
+        return -1;
+    fact_set *set = store_fact_set_for(s, customer, o->plugin, err);
+    if (!set)
+        return -1;
+    for (int i = 0; i < n; i++)
+        factcache_set(s->facts, set, names[i], &values[i], o->event, o->at);
+    return 0;
 }
 
 int store_facts_each(store *s, store_id customer, const char *plugin, store_fact_fn fn, void *ud, cx_error *err)
 {
+    if (s->in_transaction && plugin) {
+        fact_set *set = store_fact_set_for(s, customer, plugin, err);
+        if (!set)
+            return -1;
+        for (int i = 0; i < set->count; i++)
+            if (fn(ud, plugin, set->facts[i].name, &set->facts[i].value))
+                break;
+        return 0;
+    }
+    if (s->in_transaction && store_flush_facts(s, err) < 0)
+        return -1;
     sqlite3_stmt *st = store_stmt(s, plugin ? ST_FACTS_PLUGIN : ST_FACTS_ALL, err);
     int rc;
     if (!st)
@@ -777,6 +865,8 @@ int store_query(store *s, const char *sql, const store_value *params, int nparam
 {
     sqlite3_stmt *st = NULL;
     const char *tail = NULL;
+    if (s->in_transaction && store_flush_facts(s, err) < 0)
+        return -1;
     sqlite3_set_authorizer(s->db, query_authorizer, NULL);
     int prepared = sqlite3_prepare_v2(s->db, sql, -1, &st, &tail);
     sqlite3_set_authorizer(s->db, NULL, NULL);

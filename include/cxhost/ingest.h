@@ -15,8 +15,11 @@
 #include "cxhost/session.h"
 
 /* Inside an open transaction: 1 stored (with its effects), 0 a duplicate,
- * -1 failed and taken back (err names the plugin, hook, file and line). */
-int ingest_event(session *s, const cx_event *ev, store_id import_id, cx_error *err);
+ * -1 failed (err names the plugin, hook, file and line). With alone, the
+ * event runs in a savepoint of its own and a failure takes back exactly it;
+ * without, a failure leaves the transaction to be rolled back whole (what an
+ * import does unless it skips bad lines, and cheaper). */
+int ingest_event(session *s, const cx_event *ev, store_id import_id, int alone, cx_error *err);
 
 /* Runs every plugin's on_refresh at as_of (0: the latest event's time),
  * inside the caller's transaction. */

@@ -12,8 +12,11 @@
  *  - every write happens inside store_begin/store_commit; an event and the
  *    effects plugins derive from it sit inside a savepoint within it, so a
  *    failing plugin takes back exactly that event.
- *  - every effect names its origin (plugin and event) and leaves one row in
- *    the audit trail.
+ *  - every effect names its origin (plugin and event). Ledger entries,
+ *    scores, outbox messages and tags leave one row each in the audit trail;
+ *    a fact (a plugin's working state about a customer, such as a purchase
+ *    count) carries its origin on its own row: the plugin and the event that
+ *    last set it.
  *  - functions return 0 on success and -1 with err filled in on failure,
  *    unless said otherwise. */
 #ifndef CXHOST_STORE_H
@@ -78,8 +81,10 @@ int store_touchpoint_ensure(store *s, const char *name, store_id *id, cx_error *
 int store_event_insert(store *s, const cx_event *ev, store_id customer, store_id touchpoint,
                        store_id import_id, store_id *event_id, cx_error *err);
 
-/* --- effects (each writes one audit row) --------------------------------- */
-/* Sets n facts of plugin o->plugin about a customer; one audit row lists them. */
+/* --- effects ------------------------------------------------------------- */
+/* Sets n facts of plugin o->plugin about a customer (inside a transaction).
+ * Facts are held in memory until commit or the next query, and a taken-back
+ * savepoint restores them. */
 int store_facts_set(store *s, const store_origin *o, store_id customer, int n,
                     const char *const *names, const store_value *values, cx_error *err);
 /* Calls fn for each fact of the customer (of one plugin, or all when plugin is

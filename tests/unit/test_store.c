@@ -151,9 +151,10 @@ static void test_effects_and_audit(store *s)
     CHECK_EQ_INT(store_tag_has(s, customer, "vip", &err), 1);
     CHECK_EQ_INT(store_tag_has(s, customer, "gold", &err), 0);
     CHECK_EQ_INT(query_int(s, "SELECT value FROM customer_facts WHERE plugin = 'tester' AND name = 'count'"), 3);
-    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM audit WHERE plugin = 'tester' AND event_id = 1"), 6);
-    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM audit WHERE effect = 'fact' AND detail = "
-                              "'count=3, stage=\"active\"'"), 1);
+    /* One audit row per effect (tag once, two ledger entries, score, outbox); facts carry their origin. */
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM audit WHERE plugin = 'tester' AND event_id = 1"), 5);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM customer_facts WHERE plugin = 'tester' AND event_id = 1"
+                              " AND updated_at = 5000"), 2);
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM audit WHERE effect = 'ledger'"), 2);
     CHECK_EQ_INT(query_int(s, "SELECT points FROM loyalty_balances"), 100);
 
@@ -168,6 +169,61 @@ static void test_effects_and_audit(store *s)
     CHECK_EQ_INT(store_begin(s, &err), 0);
     CHECK(store_score_set(s, &o, customer, "feel", 0, 140, &err) < 0);
     store_rollback(s);
+}
+
+static int sum_int_facts(void *ud, const char *plugin, const char *name, const store_value *v)
+{
+    (void)plugin;
+    (void)name;
+    if (v->type == STORE_INT)
+        *(int64_t *)ud += v->i;
+    return 0;
+}
+
+/* Facts live in memory during a transaction: reads see the latest value, a
+ * query sees them written back, and a taken-back event restores them. */
+static void test_fact_cache(store *s)
+{
+    cx_error err;
+    store_id customer = 0;
+    CHECK_EQ_INT(store_customer_find(s, "c1", &customer, &err), 1);
+    const char *name[] = {"visits"};
+    store_value one = {STORE_INT, 1, 0, NULL, 0}, two = {STORE_INT, 2, 0, NULL, 0};
+    store_origin o = {"cache", 1, 7000};
+    int64_t sum = 0;
+
+    CHECK(store_facts_set(s, &o, customer, 1, name, &one, &err) < 0);   /* outside a transaction */
+    CHECK_EQ_INT(store_begin(s, &err), 0);
+    CHECK_EQ_INT(store_facts_set(s, &o, customer, 1, name, &one, &err), 0);
+    CHECK_EQ_INT(store_facts_each(s, customer, "cache", sum_int_facts, &sum, &err), 0);
+    CHECK_EQ_INT(sum, 1);
+    CHECK_EQ_INT(query_int(s, "SELECT value FROM customer_facts WHERE plugin = 'cache'"), 1);   /* written back */
+
+    /* An event taken back: its fact changes (an update and a new fact) are undone. */
+    const char *both[] = {"visits", "zeta"};
+    store_value vals[] = {two, two};
+    CHECK_EQ_INT(store_savepoint(s, &err), 0);
+    CHECK_EQ_INT(store_facts_set(s, &o, customer, 2, both, vals, &err), 0);
+    sum = 0;
+    CHECK_EQ_INT(store_facts_each(s, customer, "cache", sum_int_facts, &sum, &err), 0);
+    CHECK_EQ_INT(sum, 4);
+    store_rollback_savepoint(s);
+    sum = 0;
+    CHECK_EQ_INT(store_facts_each(s, customer, "cache", sum_int_facts, &sum, &err), 0);
+    CHECK_EQ_INT(sum, 1);
+    /* A kept event's changes stay. */
+    CHECK_EQ_INT(store_savepoint(s, &err), 0);
+    CHECK_EQ_INT(store_facts_set(s, &o, customer, 1, name, &two, &err), 0);
+    CHECK_EQ_INT(store_release(s, &err), 0);
+    CHECK_EQ_INT(store_commit(s, &err), 0);
+    CHECK_EQ_INT(query_int(s, "SELECT value FROM customer_facts WHERE plugin = 'cache' AND name = 'visits'"), 2);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM customer_facts WHERE plugin = 'cache' AND name = 'zeta'"), 0);
+
+    /* A rolled-back transaction forgets what it cached. */
+    CHECK_EQ_INT(store_begin(s, &err), 0);
+    CHECK_EQ_INT(store_facts_set(s, &o, customer, 1, name, &one, &err), 0);
+    store_rollback(s);
+    CHECK_EQ_INT(query_int(s, "SELECT value FROM customer_facts WHERE plugin = 'cache' AND name = 'visits'"), 2);
 }
 
 static int count_facts(void *ud, const char *plugin, const char *name, const store_value *v)
@@ -247,6 +303,7 @@ int main(void)
     test_events_and_rollback(s);
     test_effects_and_audit(s);
     test_facts_each(s);
+    test_fact_cache(s);
     test_queries_are_read_only(s);
     store_close(s);
     test_ledger_append_only();

@@ -1,0 +1,285 @@
+/* factcache.c: see factcache.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cxhost/strmap.h"
+#include "factcache.h"
+
+/* The value a fact had before an event changed it. */
+struct undo {
+    fact_set *set;
+    char *name;
+    int existed;
+    store_value value;   /* text owned by the record */
+    store_id event;
+    int64_t at;
+};
+
+struct factcache {
+    strmap index;        /* "customer/plugin" -> position in sets */
+    fact_set **sets;
+    size_t count, cap;
+    struct undo *undo;
+    size_t undo_count, undo_cap;
+    int marking;
+};
+
+static void *factcache_alloc(void *p, size_t size)
+{
+    void *q = realloc(p, size ? size : 1);
+    if (!q) {
+        fputs("cxhost: out of memory\n", stderr);
+        abort();
+    }
+    return q;
+}
+
+static char *copy_text(const char *s, size_t len)
+{
+    char *p = factcache_alloc(NULL, len + 1);
+    memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+/* v with its text copied (the copy owned by the caller). */
+static store_value value_copy(const store_value *v)
+{
+    store_value c = *v;
+    if (v->type == STORE_TEXT)
+        c.s = copy_text(v->s, v->len);
+    return c;
+}
+
+static void value_free(store_value *v)
+{
+    if (v->type == STORE_TEXT)
+        free((char *)v->s);
+    v->type = STORE_NULL;
+}
+
+static int value_equal(const store_value *a, const store_value *b)
+{
+    if (a->type != b->type)
+        return 0;
+    switch (a->type) {
+    case STORE_INT: return a->i == b->i;
+    case STORE_REAL: return a->r == b->r;
+    case STORE_TEXT: return a->len == b->len && memcmp(a->s, b->s, a->len) == 0;
+    default: return 1;
+    }
+}
+
+factcache *factcache_new(void)
+{
+    factcache *c = factcache_alloc(NULL, sizeof *c);
+    memset(c, 0, sizeof *c);
+    return c;
+}
+
+/* The index key: the customer id's bytes, then the plugin's name. */
+static size_t key_of(store_id customer, const char *plugin, char *key, size_t size)
+{
+    size_t len = strlen(plugin);
+    if (len > size - sizeof customer)
+        len = size - sizeof customer;
+    memcpy(key, &customer, sizeof customer);
+    memcpy(key + sizeof customer, plugin, len);
+    return sizeof customer + len;
+}
+
+fact_set *factcache_find(factcache *c, store_id customer, const char *plugin)
+{
+    char key[128];
+    int64_t at;
+    size_t len = key_of(customer, plugin, key, sizeof key);
+    return strmap_get(&c->index, key, len, &at) ? c->sets[at] : NULL;
+}
+
+fact_set *factcache_add(factcache *c, store_id customer, const char *plugin)
+{
+    char key[128];
+    size_t len = key_of(customer, plugin, key, sizeof key);
+    if (c->count == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 256;
+        c->sets = factcache_alloc(c->sets, c->cap * sizeof *c->sets);
+    }
+    fact_set *set = factcache_alloc(NULL, sizeof *set);
+    memset(set, 0, sizeof *set);
+    set->customer = customer;
+    set->plugin = copy_text(plugin, strlen(plugin));
+    strmap_put(&c->index, key, len, (int64_t)c->count);
+    c->sets[c->count++] = set;
+    return set;
+}
+
+/* Where name is, or where it would go (*found says which). */
+static int fact_position(const fact_set *set, const char *name, int *found)
+{
+    int lo = 0, hi = set->count;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2, cmp = strcmp(set->facts[mid].name, name);
+        if (cmp == 0) {
+            *found = 1;
+            return mid;
+        }
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = 0;
+    return lo;
+}
+
+static fact *fact_insert(fact_set *set, int at, const char *name)
+{
+    if (set->count == set->cap) {
+        set->cap = set->cap ? set->cap * 2 : 8;
+        set->facts = factcache_alloc(set->facts, (size_t)set->cap * sizeof *set->facts);
+    }
+    memmove(&set->facts[at + 1], &set->facts[at], (size_t)(set->count - at) * sizeof *set->facts);
+    set->count++;
+    fact *f = &set->facts[at];
+    memset(f, 0, sizeof *f);
+    f->name = copy_text(name, strlen(name));
+    return f;
+}
+
+void factcache_load(fact_set *set, const char *name, const store_value *v, store_id event, int64_t at)
+{
+    int found;
+    int pos = fact_position(set, name, &found);
+    fact *f = found ? &set->facts[pos] : fact_insert(set, pos, name);
+    if (found)
+        value_free(&f->value);
+    f->value = value_copy(v);
+    f->event = event;
+    f->at = at;
+    f->dirty = 0;
+}
+
+int factcache_set(factcache *c, fact_set *set, const char *name, const store_value *v, store_id event, int64_t at)
+{
+    int found;
+    int pos = fact_position(set, name, &found);
+    if (found && value_equal(&set->facts[pos].value, v))
+        return 0;
+    if (c->marking) {
+        if (c->undo_count == c->undo_cap) {
+            c->undo_cap = c->undo_cap ? c->undo_cap * 2 : 64;
+            c->undo = factcache_alloc(c->undo, c->undo_cap * sizeof *c->undo);
+        }
+        struct undo *u = &c->undo[c->undo_count++];
+        memset(u, 0, sizeof *u);
+        u->set = set;
+        u->name = copy_text(name, strlen(name));
+        u->existed = found;
+        if (found) {
+            u->value = value_copy(&set->facts[pos].value);
+            u->event = set->facts[pos].event;
+            u->at = set->facts[pos].at;
+        }
+    }
+    fact *f = found ? &set->facts[pos] : fact_insert(set, pos, name);
+    if (found)
+        value_free(&f->value);
+    f->value = value_copy(v);
+    f->event = event;
+    f->at = at;
+    f->dirty = 1;
+    return 1;
+}
+
+static void undo_free(struct undo *u)
+{
+    free(u->name);
+    value_free(&u->value);
+}
+
+void factcache_mark(factcache *c)
+{
+    factcache_release(c);
+    c->marking = 1;
+}
+
+void factcache_release(factcache *c)
+{
+    for (size_t i = 0; i < c->undo_count; i++)
+        undo_free(&c->undo[i]);
+    c->undo_count = 0;
+    c->marking = 0;
+}
+
+void factcache_undo(factcache *c)
+{
+    while (c->undo_count > 0) {
+        struct undo *u = &c->undo[--c->undo_count];
+        int found;
+        int pos = fact_position(u->set, u->name, &found);
+        if (found) {
+            fact *f = &u->set->facts[pos];
+            if (u->existed) {
+                value_free(&f->value);
+                f->value = u->value;     /* the record's copy moves back in */
+                u->value.type = STORE_NULL;
+                f->event = u->event;
+                f->at = u->at;
+                f->dirty = 1;            /* the database may hold either value now */
+            } else {
+                free(f->name);
+                value_free(&f->value);
+                memmove(f, f + 1, (size_t)(u->set->count - pos - 1) * sizeof *f);
+                u->set->count--;
+            }
+        }
+        undo_free(u);
+    }
+    c->marking = 0;
+}
+
+int factcache_flush(factcache *c, factcache_flush_fn fn, void *ud)
+{
+    for (size_t i = 0; i < c->count; i++) {
+        fact_set *set = c->sets[i];
+        for (int j = 0; j < set->count; j++) {
+            fact *f = &set->facts[j];
+            if (!f->dirty)
+                continue;
+            if (fn(ud, set, f))
+                return -1;
+            f->dirty = 0;
+        }
+    }
+    return 0;
+}
+
+size_t factcache_size(const factcache *c) { return c->count; }
+
+void factcache_clear(factcache *c)
+{
+    factcache_release(c);
+    for (size_t i = 0; i < c->count; i++) {
+        fact_set *set = c->sets[i];
+        for (int j = 0; j < set->count; j++) {
+            free(set->facts[j].name);
+            value_free(&set->facts[j].value);
+        }
+        free(set->facts);
+        free(set->plugin);
+        free(set);
+    }
+    c->count = 0;
+    strmap_clear(&c->index);
+}
+
+void factcache_free(factcache *c)
+{
+    if (!c)
+        return;
+    factcache_clear(c);
+    free(c->sets);
+    free(c->undo);
+    strmap_free(&c->index);
+    free(c);
+}
