@@ -182,7 +182,7 @@ enum stmt_id {
     ST_EVENT_INSERT, ST_FACT_SET, ST_FACTS_ALL, ST_FACTS_PLUGIN, ST_AUDIT,
     ST_TAG_ON, ST_TAG_OFF, ST_TAG_HAS, ST_LEDGER_ADD, ST_LEDGER_BALANCE, ST_SCORE_SET,
     ST_OUTBOX_ADD, ST_LATEST_EVENT, ST_IMPORT_BEGIN, ST_IMPORT_FINISH, ST_FACTS_LOAD,
-    ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_COUNT
+    ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_EVENT_EXISTS, ST_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -200,6 +200,7 @@ static const char *const stmt_sql[ST_COUNT] = {
         " WHERE value IS NOT excluded.value",
     [ST_FACTS_LOAD] = "SELECT name, value, event_id, updated_at FROM customer_facts WHERE customer_id = ?1 AND plugin = ?2",
     [ST_SAVEPOINT] = "SAVEPOINT event",
+    [ST_EVENT_EXISTS] = "SELECT 1 FROM events WHERE external_id = ?1",
     [ST_RELEASE] = "RELEASE event",
     [ST_ROLLBACK_TO] = "ROLLBACK TO event",
     [ST_FACTS_ALL] = "SELECT plugin, name, value FROM customer_facts WHERE customer_id = ?1 ORDER BY plugin, name",
@@ -542,34 +543,42 @@ void store_rollback_savepoint(store *s)
 
 /* --- customers, touchpoints, events -------------------------------------- */
 
-/* Looks name up in cache, then with the find statement, and inserts it with
- * the insert statement (whose ?1 is the name) when missing. */
-static int store_ensure(store *s, strmap *cache, enum stmt_id find, enum stmt_id insert,
-                        const char *name, int64_t first_seen, store_id *id, cx_error *err)
+/* 1 found (and cached), 0 not, -1 error. */
+static int store_find(store *s, strmap *cache, enum stmt_id find, const char *name, store_id *id, cx_error *err)
 {
     size_t len = strlen(name);
     if (strmap_get(cache, name, len, id))
-        return 0;
+        return 1;
     sqlite3_stmt *st = store_stmt(s, find, err);
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, name, (int)len, SQLITE_STATIC);
     int found = store_step_int(s, st, id, err, "looking up an id");
-    if (found < 0)
+    if (found == 1)
+        strmap_put(cache, name, len, *id);
+    return found;
+}
+
+/* Looks name up in cache, then with the find statement, and inserts it with
+ * the insert statement (whose ?1 is the name) when missing. */
+static int store_ensure(store *s, strmap *cache, enum stmt_id find, enum stmt_id insert,
+                        const char *name, int64_t first_seen, store_id *id, cx_error *err)
+{
+    int found = store_find(s, cache, find, name, id, err);
+    if (found != 0)
+        return found < 0 ? -1 : 0;
+    sqlite3_stmt *st = store_stmt(s, insert, err);
+    if (!st)
         return -1;
-    if (!found) {
-        if (!(st = store_stmt(s, insert, err)))
-            return -1;
-        sqlite3_bind_text(st, 1, name, (int)len, SQLITE_STATIC);
-        if (insert == ST_CUSTOMER_INSERT) {
-            sqlite3_bind_int64(st, 2, first_seen);
-            sqlite3_bind_int64(st, 3, utc_now());
-        }
-        if (store_step_done(s, st, err, "adding a row") < 0)
-            return -1;
-        *id = sqlite3_last_insert_rowid(s->db);
+    bind_text(st, 1, name);
+    if (insert == ST_CUSTOMER_INSERT) {
+        sqlite3_bind_int64(st, 2, first_seen);
+        sqlite3_bind_int64(st, 3, utc_now());
     }
-    strmap_put(cache, name, len, *id);
+    if (store_step_done(s, st, err, "adding a row") < 0)
+        return -1;
+    *id = sqlite3_last_insert_rowid(s->db);
+    strmap_put(cache, name, strlen(name), *id);
     return 0;
 }
 
@@ -580,18 +589,27 @@ int store_customer_ensure(store *s, const char *external_id, int64_t first_seen,
 
 int store_customer_find(store *s, const char *external_id, store_id *id, cx_error *err)
 {
-    if (strmap_get(&s->customers, external_id, strlen(external_id), id))
-        return 1;
-    sqlite3_stmt *st = store_stmt(s, ST_CUSTOMER_FIND, err);
-    if (!st)
-        return -1;
-    bind_text(st, 1, external_id);
-    return store_step_int(s, st, id, err, "looking up a customer");
+    return store_find(s, &s->customers, ST_CUSTOMER_FIND, external_id, id, err);
+}
+
+int store_touchpoint_find(store *s, const char *name, store_id *id, cx_error *err)
+{
+    return store_find(s, &s->touchpoints, ST_TOUCHPOINT_FIND, name, id, err);
 }
 
 int store_touchpoint_ensure(store *s, const char *name, store_id *id, cx_error *err)
 {
     return store_ensure(s, &s->touchpoints, ST_TOUCHPOINT_FIND, ST_TOUCHPOINT_INSERT, name, 0, id, err);
+}
+
+int store_event_exists(store *s, const char *external_id, cx_error *err)
+{
+    int64_t one = 0;
+    sqlite3_stmt *st = store_stmt(s, ST_EVENT_EXISTS, err);
+    if (!st)
+        return -1;
+    bind_text(st, 1, external_id);
+    return store_step_int(s, st, &one, err, "looking up an event");
 }
 
 int store_event_insert(store *s, const cx_event *ev, store_id customer, store_id touchpoint,

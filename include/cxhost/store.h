@@ -75,6 +75,11 @@ int store_customer_ensure(store *s, const char *external_id, int64_t first_seen,
 /* 1 found (id set), 0 not found, -1 error. */
 int store_customer_find(store *s, const char *external_id, store_id *id, cx_error *err);
 int store_touchpoint_ensure(store *s, const char *name, store_id *id, cx_error *err);
+/* 1 found (id set), 0 not found, -1 error. */
+int store_touchpoint_find(store *s, const char *name, store_id *id, cx_error *err);
+
+/* 1 when an event with this external id is stored, 0 when not, -1 error. */
+int store_event_exists(store *s, const char *external_id, cx_error *err);
 
 /* 1 inserted (*event_id set), 0 already there (the same external id: a no-op),
  * -1 error. customer and touchpoint are 0 when the event has none. */
