@@ -197,8 +197,8 @@ static int cmd_import(struct args *a)
         goto done;
     }
     char n1[32], n2[32], n3[32], n4[32];
-    printf("imported %s new events from %s into '%s' (%s already there, %s rejected) in %.1f s",
-           grouped(stats.inserted, n1), is_stdin ? "<stdin>" : file, a->client, grouped(stats.duplicates, n2),
+    printf("imported %s new event%s from %s into '%s' (%s already there, %s rejected) in %.1f s",
+           grouped(stats.inserted, n1), stats.inserted == 1 ? "" : "s", is_stdin ? "<stdin>" : file, a->client, grouped(stats.duplicates, n2),
            grouped(stats.rejected, n3), stats.seconds);
     if (stats.seconds > 0.05)
         printf(", %s records/s", grouped((long long)((double)stats.records / stats.seconds), n4));

@@ -68,7 +68,7 @@ static int query_row(void *ud, int ncols, const char *const *names, const store_
 }
 
 /* cx.query(sql, ...) [-n, +1, e]: an array of rows, each a table keyed by
- * column name; the column names in order are in the array's field `columns`. */
+ * column name. */
 static int cx_query(lua_State *L)
 {
     session *s = cx_session(L);

@@ -4,6 +4,7 @@
 #include <uv.h>
 #include "cxhost/ingest.h"
 #include "cxhost/progress.h"
+#include "cxhost/utc.h"
 
 int ingest_event(session *s, const cx_event *ev, store_id import_id, int alone, cx_error *err)
 {
@@ -46,10 +47,21 @@ fail:
 
 int ingest_refresh(session *s, int64_t as_of, cx_error *err)
 {
-    if (!as_of && store_latest_event_at(session_store(s), &as_of, err) < 0)
+    int64_t latest = 0;
+    if (store_latest_event_at(session_store(s), &latest, err) < 0)
         return -1;
-    if (!as_of)
+    if (!latest)
         return 0;   /* an empty store has nothing to refresh */
+    if (!as_of) {
+        as_of = latest;
+    } else if (as_of < latest) {
+        /* Facts already include later events: judging them at an earlier time would be wrong. */
+        char a[UTC_TEXT_SIZE], b[UTC_TEXT_SIZE];
+        utc_format(as_of, a);
+        utc_format(latest, b);
+        cx_error_set(err, "refresh as of %s is before the latest event (%s); give a later time", a, b);
+        return -1;
+    }
     return plugin_refresh(session_plugins(s), as_of, err);
 }
 

@@ -343,13 +343,16 @@ int luahost_call(luahost *h, int nargs, int nresults, const char *what, cx_error
         return 0;
     }
     const char *msg = lua_tostring(L, -1);
+    if (!what)
+        what = "";
+    const char *sep = what[0] ? ": " : "";
     if (status == LUA_ERRMEM || (h->memory_refused && status != LUA_ERRRUN))
-        cx_error_set(err, "%s: memory cap of %zu MiB reached (raise limits.memory_mb in config.lua "
-                     "if the work is real)", what, h->memory_limit >> 20);
+        cx_error_set(err, "%s%smemory cap of %zu MiB reached (raise limits.memory_mb in config.lua "
+                     "if the work is real)", what, sep, h->memory_limit >> 20);
     else if (status == LUA_ERRERR)
-        cx_error_set(err, "%s: error while handling an error (an error object whose __tostring fails?)", what);
+        cx_error_set(err, "%s%serror while handling an error (an error object whose __tostring fails?)", what, sep);
     else
-        cx_error_set(err, "%s: %s", what, msg ? msg : "(no message)");
+        cx_error_set(err, "%s%s%s", what, sep, msg ? msg : "(no message)");
     lua_settop(L, base - 1);                 /* [] */
     if (h->depth == 0) {
         h->killed = 0;

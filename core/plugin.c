@@ -646,7 +646,15 @@ static struct plugin *plugin_load_text(plugin_set *ps, const char *text, size_t 
     char chunkname[1024], what[1100];
     snprintf(chunkname, sizeof chunkname, "@%s", path);
     snprintf(what, sizeof what, "loading plugin %s", path);
-    luahost_push_sandbox(ps->host, path);    /* [env] */
+    /* print() names the file's base name: the plugin's name is known only
+     * once the file has run, and is by convention the same. */
+    const char *base = strrchr(path, '/');
+    char owner[64];
+    snprintf(owner, sizeof owner, "%s", base ? base + 1 : path);
+    char *dot = strrchr(owner, '.');
+    if (dot)
+        *dot = '\0';
+    luahost_push_sandbox(ps->host, owner);   /* [env] */
     if (luahost_load(ps->host, text, len, chunkname, -1, err) < 0) {
         lua_pop(L, 1);
         return NULL;
@@ -700,6 +708,36 @@ static int plugin_add(plugin_set *ps, struct plugin *p, cx_error *err)
     }
     ps->items = items;
     ps->items[ps->count++] = p;
+    return 0;
+}
+
+/* A config.lua table for a plugin that is not loaded is a typo, or a
+ * setting that would silently do nothing: say so. [-0, +0, -] */
+static int check_config_keys(plugin_set *ps, cx_error *err)
+{
+    lua_State *L = luahost_state(ps->host);
+    if (ps->config_ref == LUA_NOREF || ps->config_ref == LUA_REFNIL)
+        return 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ps->config_ref);   /* [config] */
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {                            /* [config, k, v] */
+        lua_pop(L, 1);
+        const char *key = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        int known = key && strcmp(key, "limits") == 0;
+        for (int i = 0; key && !known && i < ps->count; i++)
+            known = strcmp(key, ps->items[i]->name) == 0;
+        if (!known) {
+            buf names = BUF_INIT;
+            for (int i = 0; i < ps->count; i++)
+                buf_printf(&names, "%s%s", i ? ", " : "", ps->items[i]->name);
+            cx_error_set(err, "config.lua: '%s' is neither a loaded plugin nor 'limits' (plugins: %s)",
+                         key ? key : "?", buf_str(&names));
+            buf_free(&names);
+            lua_pop(L, 2);
+            return -1;
+        }
+    }
+    lua_pop(L, 1);
     return 0;
 }
 
@@ -773,7 +811,7 @@ int plugin_load_all(plugin_set *ps, cx_error *err)
         if (!p || plugin_add(ps, p, err) < 0)
             return -1;
     }
-    if (load_client_plugins(ps, err) < 0)
+    if (load_client_plugins(ps, err) < 0 || check_config_keys(ps, err) < 0)
         return -1;
     qsort(ps->items, (size_t)ps->count, sizeof *ps->items, compare_plugins);
 
@@ -862,12 +900,12 @@ static int call_hook(plugin_set *ps, struct plugin *p, const char *hook, int nar
                      const char *context, cx_error *err)
 {
     ps->in_hook = 1;
-    int rc = luahost_call(ps->host, nargs, 0, hook, err);
+    int rc = luahost_call(ps->host, nargs, 0, "", err);
     ps->in_hook = 0;
     if (rc < 0) {
         char where[512];
         snprintf(where, sizeof where, context_fmt, context);
-        cx_error_prefix(err, "plugin '%s' (%s)%s, hook", p->name, p->path, where);
+        cx_error_prefix(err, "plugin '%s' (%s), hook %s%s", p->name, p->path, hook, where);
     }
     return rc;
 }

@@ -61,7 +61,7 @@ int luahost_load(luahost *h, const char *text, size_t len, const char *chunkname
 
 /* Calls the function below nargs arguments, under a fresh instruction
  * budget and with a traceback on error. `what` names the caller for errors
- * ("plugin 'lifecycle', hook on_event"). On success leaves nresults values
+ * ("plugin 'lifecycle', hook on_event"; "" for none). On success leaves nresults values
  * (LUA_MULTRET allowed) and returns 0; else leaves nothing and returns -1.
  * Nested calls share the outer call's budget.
  * [-(nargs+1), +(nresults|0), -] */

@@ -11,10 +11,11 @@
 #   <!-- run -->             shell commands: run them (bash, cxhost meaning the
 #                            binary under test), they must succeed
 #   <!-- run: exit N -->     ... they must end with exit status N
+#   <!-- run: fails -->      ... they must end with a non-zero exit status
 #   <!-- run: needs sqlite3 --> ... skipped when the sqlite3 shell is missing
 #   <!-- output -->          what the run block before it prints (stdout and
 #                            stderr together); a line "..." stands for any
-#                            number of lines
+#                            number of lines, "..." within a line for any text
 #
 # The run blocks of one markdown file run in order, in a fresh folder laid out
 # like a checkout: docs/, plugins/, scripts/ of the source tree, and
@@ -130,11 +131,9 @@ split_markdown() {
 }
 
 # Normalizes output for comparison: timings, trailing blanks, trailing empty
-# lines. Table keys that are plain names are shown bare ({ id = 1 }); cxhost
-# itself sometimes writes ["id"] = 1 (see the report on luahost_describe).
+# lines.
 normalize() {
   sed -E -e 's/ in [0-9]+\.[0-9] s(, [0-9,]+ records\/s)?$/ in X s/' \
-         -e 's/\["([A-Za-z_][A-Za-z0-9_]*)"\] = /\1 = /g' \
          -e 's/[ \t]+$//' "$1" |
     awk '{ lines[NR] = $0 } END { n = NR; while (n > 0 && lines[n] == "") n--; for (i = 1; i <= n; i++) print lines[i] }'
 }
@@ -149,7 +148,21 @@ matches() {
           if (m(i + 1, t)) return 1
         return 0
       }
-      return j <= na && E[i] == A[j] && m(i + 1, j + 1)
+      return j <= na && same(E[i], A[j]) && m(i + 1, j + 1)
+    }
+    # A line matches itself; "..." inside a line stands for any text.
+    function same(e, a,   n, parts, k, pos, rest) {
+      if (e == a) return 1
+      if (index(e, "...") == 0) return 0
+      n = split(e, parts, /\.\.\./)
+      if (substr(a, 1, length(parts[1])) != parts[1]) return 0
+      rest = substr(a, length(parts[1]) + 1)
+      for (k = 2; k < n; k++) {
+        pos = index(rest, parts[k])
+        if (pos == 0) return 0
+        rest = substr(rest, pos + length(parts[k]))
+      }
+      return length(rest) >= length(parts[n]) && substr(rest, length(rest) - length(parts[n]) + 1) == parts[n]
     }
     FNR == NR { E[++ne] = $0; next }
     { A[++na] = $0 }
@@ -185,6 +198,7 @@ make_sandbox() {
   ln -s "$SRC/scripts" "$root/work/scripts"
 }
 
+# shellcheck disable=SC2016 # expanded by the bash that runs each block
 PRELUDE='set -eo pipefail
 cxhost() { "$CXHOST" "$@"; }
 export -f cxhost'
@@ -221,7 +235,7 @@ run_markdown() {
       elif cmp -s "$body" "$EXAMPLES/$arg"; then
         ok
       else
-        bad "$md:$line: the block differs from docs/examples/$arg" "$(diff "$EXAMPLES/$arg" "$body" | head -20)"
+        bad "$md:$line: the block differs from docs/examples/$arg (< file, > doc)" "$(diff "$EXAMPLES/$arg" "$body" | head -20)"
       fi
       ;;
     from)
@@ -235,7 +249,10 @@ run_markdown() {
       ;;
     run)
       local want=0 status
-      case $arg in *"exit "*) want=$(sed -E 's/.*exit ([0-9]+).*/\1/' <<<"$arg") ;; esac
+      case $arg in
+      *"exit "*) want=$(sed -E 's/.*exit ([0-9]+).*/\1/' <<<"$arg") ;;
+      *fails*) want=fails ;;
+      esac
       last_out=$item.out
       last_line=$line
       last_state=ran
@@ -248,7 +265,7 @@ run_markdown() {
       (cd "$root/work" && unset CXHOST_HOME && export CXHOST &&
         timeout 120 bash -c "$PRELUDE"$'\n'"$(cat "$body")") >"$last_out" 2>&1 </dev/null
       status=$?
-      if [ "$status" = "$want" ]; then
+      if [ "$status" = "$want" ] || { [ "$want" = fails ] && [ "$status" != 0 ]; }; then
         ok
       else
         bad "$md:$line: the commands ended with exit status $status, not $want" \
@@ -270,9 +287,8 @@ run_markdown() {
       else
         bad "$md:$line: the commands at line $last_line print something else (- doc, + actual)" \
           "$(diff "$item.want" "$item.got" | head -40)"
-        if [ $UPDATE = 1 ] && ! grep -qx '\.\.\.' "$body"; then
-          sed -E 's/\["([A-Za-z_][A-Za-z0-9_]*)"\] = /\1 = /g' "$last_out" >"$item.new"
-          echo "$(cat "$item.range") $item.new" >>"$replacements"
+        if [ $UPDATE = 1 ] && ! grep -qF '...' "$body"; then
+          echo "$(cat "$item.range") $last_out" >>"$replacements"
         fi
       fi
       last_state=none
@@ -338,6 +354,29 @@ for f in "$EXAMPLES"/*; do
   if [ $used = 1 ]; then ok; else bad "docs/examples/$name is not used by any run block"; fi
 done
 
+# store.md describes every table and view and each of their columns: under a
+# heading that names the table, each column appears as `column`.
+mkdir -p "$TMP/schema"
+schema=$("$CXHOST" --home "$TMP/schema" client add s >/dev/null &&
+  "$CXHOST" --home "$TMP/schema" eval --client s 'for _, r in ipairs(cx.query("SELECT m.name AS t, p.name AS c FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type IN (?1, ?2) AND m.name NOT LIKE ?3 ORDER BY m.name, p.cid", "table", "view", "sqlite%")) do print(r.t .. " " .. r.c) end')
+if [ -z "$schema" ]; then
+  bad "cannot list the store's tables and columns"
+fi
+while read -r table column; do
+  [ -n "$table" ] || continue
+  section=$(awk -v t="$table" '
+    /^```/ { f = !f }
+    !f && /^#+ / { h = $0; gsub(/[#,`]/, " ", h); n = split(h, w, " "); on = 0; for (i = 1; i <= n; i++) if (w[i] == t) on = 1; next }
+    on' "$SRC/docs/store.md")
+  if [ -z "$section" ]; then
+    bad "docs/store.md: no heading names the table '$table'"
+  elif grep -qF "\`$column\`" <<<"$section"; then
+    ok
+  else
+    bad "docs/store.md: column $table.$column is not described under its heading"
+  fi
+done <<<"$schema"
+
 # The README opens with the two commands a new user types.
 first_block=$(awk '/^```/ { if (inb) exit; inb = 1; next } inb { print }' "$SRC/README.md" 2>/dev/null)
 if [ "$first_block" = $'scripts/demo.sh\nscripts/test.sh' ]; then ok; else
@@ -349,7 +388,7 @@ done
 
 # Links between the docs point at files and headings that exist.
 slug() {
-  tr 'A-Z' 'a-z' <<<"$1" | sed -E 's/[^a-z0-9 _-]//g; s/ /-/g'
+  tr '[:upper:]' '[:lower:]' <<<"$1" | sed -E 's/[^a-z0-9 _-]//g; s/ /-/g'
 }
 for md in "${MARKDOWN[@]}"; do
   [ -f "$SRC/$md" ] || continue
@@ -378,7 +417,6 @@ for md in "${MARKDOWN[@]}"; do
   done < <(awk '/^```/ { f = !f; next } !f' "$SRC/$md" | grep -oE '\]\([^) ]+\)' | sed -E 's/^\]\((.*)\)$/\1/')
 done
 
-printf '%d passed, %d failed' "$pass" "$fail"
-[ $skipped -gt 0 ] && printf ' (%d skipped)' "$skipped"
-printf '\n'
+[ $skipped -gt 0 ] && printf '%d run block(s) skipped: no sqlite3 shell\n' "$skipped"
+printf '%d passed, %d failed\n' "$pass" "$fail"
 [ $fail -eq 0 ]
