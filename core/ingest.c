@@ -96,8 +96,8 @@ int ingest_file(session *s, reader *r, const char *source, const char *format,
     progress_start(&bar, "importing", o->total_bytes, o->progress);
     while ((rc = reader_next(r, &ev, err)) != 0) {
         stats->records++;
-        if (rc > 0)
-            rc = ingest_event(s, &ev, import_id, o->rejects != NULL, err);
+        if (rc > 0 && (rc = ingest_event(s, &ev, import_id, o->rejects != NULL, err)) < 0)
+            cx_error_prefix(err, "%s:%ld", source, reader_line(r));
         if (rc < 0) {
             if (!o->rejects || reader_failed(r))
                 goto fail;

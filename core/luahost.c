@@ -214,6 +214,52 @@ static int sandbox_collectgarbage(lua_State *L)
     }
 }
 
+/* The message handler xpcall gets in a sandbox [-1, +1, e]: once the
+ * budget is spent it hands the error on untouched, because Lua runs a
+ * handler called from the budget hook with hooks off, where a looping
+ * handler could never be stopped. Upvalue 1: the user's handler. */
+static int sandbox_xpcall_handler(lua_State *L)
+{
+    if (host_of(L)->killed)
+        return 1;
+    int n = lua_gettop(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, n, 1);
+    return 1;
+}
+
+/* xpcall(f, handler, ...) [-n, +r, e]. Upvalue 1: the real xpcall. */
+static int sandbox_xpcall(lua_State *L)
+{
+    int n = lua_gettop(L);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, sandbox_xpcall_handler, 1);
+    lua_replace(L, 2);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, n, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+/* setmetatable(t, mt) [-2, +1, e]: refuses __gc, because Lua runs
+ * finalizers with hooks off, out of the budget's reach. Upvalue 1: the real
+ * setmetatable. */
+static int sandbox_setmetatable(lua_State *L)
+{
+    if (lua_type(L, 2) == LUA_TTABLE) {
+        lua_pushliteral(L, "__gc");
+        if (lua_rawget(L, 2) != LUA_TNIL)
+            return luaL_error(L, "setmetatable: __gc metamethods are not allowed in the sandbox");
+        lua_pop(L, 1);
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
 /* __index of a sandbox [-2, +0, v]: reading an undefined global is a mistake. */
 static int sandbox_undefined(lua_State *L)
 {
@@ -241,9 +287,8 @@ static void sandbox_copy_library(lua_State *L, int env, const char *name)
 void luahost_push_sandbox(luahost *h, const char *owner)
 {
     static const char *const base[] = {
-        "assert", "error", "ipairs", "next", "pairs", "pcall", "xpcall", "rawequal", "rawget",
-        "rawlen", "rawset", "select", "tonumber", "tostring", "type", "setmetatable",
-        "getmetatable", "_VERSION", NULL};
+        "assert", "error", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget",
+        "rawlen", "rawset", "select", "tonumber", "tostring", "type", "getmetatable", "_VERSION", NULL};
     static const char *const libraries[] = {"string", "table", "math", "utf8", "coroutine", NULL};
     static const char *const os_allowed[] = {"time", "date", "clock", NULL};
     lua_State *L = h->L;
@@ -275,6 +320,12 @@ void luahost_push_sandbox(luahost *h, const char *owner)
     lua_setfield(L, env, "load");
     lua_pushcfunction(L, sandbox_collectgarbage);
     lua_setfield(L, env, "collectgarbage");
+    lua_getglobal(L, "xpcall");
+    lua_pushcclosure(L, sandbox_xpcall, 1);
+    lua_setfield(L, env, "xpcall");
+    lua_getglobal(L, "setmetatable");
+    lua_pushcclosure(L, sandbox_setmetatable, 1);
+    lua_setfield(L, env, "setmetatable");
     lua_pushvalue(L, env);
     lua_setfield(L, env, "_G");
 
@@ -338,6 +389,15 @@ int luahost_call(luahost *h, int nargs, int nresults, const char *what, cx_error
     h->depth++;
     int status = lua_pcall(L, nargs, nresults, base);
     h->depth--;
+    if (status == LUA_OK && h->killed && h->depth == 0) {
+        /* The code caught the stop (an xpcall handler) and returned: it is still stopped. */
+        lua_settop(L, base - 1);
+        h->killed = 0;
+        cx_error_set(err, "%s%sinstruction budget of %lld instructions exceeded (a runaway loop? raise "
+                     "limits.instructions in config.lua if the work is real)", what ? what : "",
+                     what && what[0] ? ": " : "", (long long)h->budget);
+        return -1;
+    }
     if (status == LUA_OK) {
         lua_remove(L, base);                 /* [results...] */
         return 0;

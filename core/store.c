@@ -866,16 +866,28 @@ static int sql_tail_is_empty(const char *p)
     return 1;
 }
 
-/* ATTACH and DETACH count as read-only to SQLite, yet ATTACH creates files
- * anywhere: queries may not use them. */
+/* SQLite counts ATTACH, DETACH and setting a PRAGMA as read-only, yet
+ * ATTACH creates files anywhere and a PRAGMA can switch off foreign keys or
+ * durability for the session: queries may only read. */
 static int query_authorizer(void *ud, int action, const char *a, const char *b, const char *c, const char *d)
 {
+    static const char *const pragmas_with_argument[] = {
+        "table_info", "table_xinfo", "index_list", "index_info", "index_xinfo", "foreign_key_list",
+        "foreign_key_check", "integrity_check", "quick_check", NULL};
+    static const char *const pragmas_refused[] = {
+        "wal_checkpoint", "optimize", "incremental_vacuum", "shrink_memory", NULL};
     (void)ud;
-    (void)a;
-    (void)b;
     (void)c;
     (void)d;
-    return action == SQLITE_ATTACH || action == SQLITE_DETACH ? SQLITE_DENY : SQLITE_OK;
+    if (action == SQLITE_ATTACH || action == SQLITE_DETACH)
+        return SQLITE_DENY;
+    if (action != SQLITE_PRAGMA || !a)
+        return SQLITE_OK;
+    const char *const *list = b ? pragmas_with_argument : pragmas_refused;
+    int listed = 0;
+    for (int i = 0; list[i]; i++)
+        listed |= sqlite3_stricmp(a, list[i]) == 0;
+    return (b ? listed : !listed) ? SQLITE_OK : SQLITE_DENY;
 }
 
 int store_query(store *s, const char *sql, const store_value *params, int nparams,
@@ -888,6 +900,11 @@ int store_query(store *s, const char *sql, const store_value *params, int nparam
     sqlite3_set_authorizer(s->db, query_authorizer, NULL);
     int prepared = sqlite3_prepare_v2(s->db, sql, -1, &st, &tail);
     sqlite3_set_authorizer(s->db, NULL, NULL);
+    if (prepared == SQLITE_AUTH) {
+        cx_error_set(err, "query: refused, it would change the store or its settings (queries are "
+                     "read-only; changes go through events and plugins)");
+        return -1;
+    }
     if (prepared != SQLITE_OK) {
         cx_error_set(err, "query: %s", sqlite3_errmsg(s->db));
         return -1;

@@ -46,8 +46,8 @@ void luahost_set_print_fn(luahost *h, luahost_print_fn fn, void *ud);
 /* Pushes a new sandbox environment for code owned by `owner` (a plugin's
  * name, "script", "config"). It holds only: assert error ipairs next pairs
  * pcall xpcall rawequal rawget rawlen rawset select tonumber tostring type
- * setmetatable getmetatable print load (text only) collectgarbage ("count",
- * "collect", "step" only), _VERSION, private copies of string table math utf8
+ * setmetatable (no __gc) getmetatable print load (text only) collectgarbage
+ * ("count", "collect", "step", "isrunning" only), _VERSION, private copies of string table math utf8
  * coroutine, and os.time os.date os.clock; plus what the env function adds.
  * Reading an undefined global is an error, so typos fail loudly.
  * [-0, +1, m] */
