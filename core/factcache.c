@@ -146,17 +146,24 @@ static fact *fact_insert(fact_set *set, int at, const char *name)
     return f;
 }
 
-void factcache_load(fact_set *set, const char *name, const store_value *v, store_id event, int64_t at)
+/* Puts v (copied) as fact name at pos, where fact_position put it. */
+static void fact_put(fact_set *set, int pos, int found, const char *name, const store_value *v, store_id event,
+                     int64_t at, int dirty)
 {
-    int found;
-    int pos = fact_position(set, name, &found);
     fact *f = found ? &set->facts[pos] : fact_insert(set, pos, name);
     if (found)
         value_free(&f->value);
     f->value = value_copy(v);
     f->event = event;
     f->at = at;
-    f->dirty = 0;
+    f->dirty = dirty;
+}
+
+void factcache_load(fact_set *set, const char *name, const store_value *v, store_id event, int64_t at)
+{
+    int found;
+    int pos = fact_position(set, name, &found);
+    fact_put(set, pos, found, name, v, event, at, 0);
 }
 
 int factcache_set(factcache *c, fact_set *set, const char *name, const store_value *v, store_id event, int64_t at)
@@ -181,13 +188,7 @@ int factcache_set(factcache *c, fact_set *set, const char *name, const store_val
             u->at = set->facts[pos].at;
         }
     }
-    fact *f = found ? &set->facts[pos] : fact_insert(set, pos, name);
-    if (found)
-        value_free(&f->value);
-    f->value = value_copy(v);
-    f->event = event;
-    f->at = at;
-    f->dirty = 1;
+    fact_put(set, pos, found, name, v, event, at, 1);
     return 1;
 }
 

@@ -32,6 +32,7 @@
 #include "cxhost/json.h"
 #include "cxhost/money.h"
 #include "cxhost/reader.h"
+#include "cxhost/strmap.h"
 #include "cxhost/utc.h"
 
 /* The event fields every format can fill, in the order they are checked. */
@@ -43,20 +44,6 @@ static const char *const field_names[F_COUNT] = {
 /* How much of an offending value goes into a message. */
 #define QUOTE_MAX 40
 
-typedef struct rank_slot {
-    size_t off;    /* key bytes in rank_table.keys */
-    size_t len;
-    uint64_t hash;
-    long count;    /* 0: empty slot */
-} rank_slot;
-
-/* (customer, date) -> rows seen so far, for CDNOW ids. */
-typedef struct rank_table {
-    rank_slot *slots;
-    size_t cap;    /* a power of two, or 0 */
-    size_t n;
-    buf keys;
-} rank_table;
 
 struct reader {
     FILE *fp;
@@ -97,7 +84,7 @@ struct reader {
     /* CDNOW */
     int cd_started;    /* the first non-blank line was seen */
     int cd_columns;    /* 4 or 5 once a data row was read */
-    rank_table ranks;
+    strmap ranks;        /* customer and date -> rows seen so far */
     buf key;
 };
 
@@ -700,57 +687,13 @@ static int ndjson_next(reader *r, cx_event *ev, cx_error *err)
 
 /* ---- CDNOW ---- */
 
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
-static void rank_grow(rank_table *t)
-{
-    size_t cap = t->cap ? t->cap * 2 : 1024;
-    rank_slot *slots = xrealloc(NULL, cap * sizeof *slots);
-    memset(slots, 0, cap * sizeof *slots);
-    for (size_t i = 0; i < t->cap; i++) {
-        if (!t->slots[i].count)
-            continue;
-        size_t k = t->slots[i].hash & (cap - 1);
-        while (slots[k].count)
-            k = (k + 1) & (cap - 1);
-        slots[k] = t->slots[i];
-    }
-    free(t->slots);
-    t->slots = slots;
-    t->cap = cap;
-}
-
 /* Counts one more row for key and returns the count (the row's rank). */
-static long rank_bump(rank_table *t, const char *key, size_t n)
+static long rank_bump(strmap *ranks, const char *key, size_t n)
 {
-    if ((t->n + 1) * 2 > t->cap)
-        rank_grow(t);
-    uint64_t h = hash_bytes(key, n);
-    size_t i = h & (t->cap - 1);
-    for (; t->slots[i].count; i = (i + 1) & (t->cap - 1)) {
-        rank_slot *s = &t->slots[i];
-        if (s->hash == h && s->len == n && memcmp(t->keys.data + s->off, key, n) == 0)
-            return ++s->count;
-    }
-    t->slots[i] = (rank_slot){t->keys.len, n, h, 1};
-    buf_add(&t->keys, key, n);
-    t->n++;
-    return 1;
-}
-
-static void rank_free(rank_table *t)
-{
-    free(t->slots);
-    buf_free(&t->keys);
-    memset(t, 0, sizeof *t);
+    int64_t count = 0;
+    strmap_get(ranks, key, n, &count);
+    strmap_put(ranks, key, n, ++count);
+    return (long)count;
 }
 
 typedef struct token {
@@ -964,7 +907,7 @@ void reader_close(reader *r)
     buf_free(&r->problem);
     buf_free(&r->fail_msg);
     buf_free(&r->key);
-    rank_free(&r->ranks);
+    strmap_free(&r->ranks);
     free(r->lbuf);
     free(r->filename);
     free(r);
