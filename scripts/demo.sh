@@ -6,7 +6,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 home=${1:-$PWD/cxhome-demo}
-data=${CXHOST_DATA_DIR:-$root/../shared/data/cdnow}/CDNOW_master.txt
+data=$(realpath -m "${CXHOST_DATA_DIR:-$root/../shared/data/cdnow}/CDNOW_master.txt")
 
 "$root/scripts/install-deps.sh"
 "$root/scripts/build.sh" "$root/build" >/dev/null
