@@ -435,7 +435,8 @@ static int run_cxhost(const char *dir, const event_set *set, size_t n, const cha
         inserted += r;
     }
     uint64_t r0 = uv_hrtime();
-    if (ingest_refresh(s, 0, &err) < 0)
+    int64_t as_of = 0;
+    if (ingest_refresh(s, &as_of, &err) < 0)
         goto fail;
     *refresh = (double)(uv_hrtime() - r0) / 1e9;
     if (store_import_finish(st, import_id, (int64_t)n, inserted, (int64_t)n - inserted, 0, &err) < 0 ||

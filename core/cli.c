@@ -408,16 +408,8 @@ static int cmd_refresh(struct args *a)
     session *s;
     if (open_session(a, &s) < 0)
         return EXIT_FAILED;
-    store *st = session_store(s);
     cx_error err;
-    int status = EXIT_OK;
-    if (!as_of && store_latest_event_at(st, &as_of, &err) < 0)
-        status = EXIT_FAILED;
-    if (status == EXIT_OK && (store_begin(st, &err) < 0 || ingest_refresh(s, as_of, &err) < 0 ||
-                              store_commit(st, &err) < 0)) {
-        store_rollback(st);
-        status = EXIT_FAILED;
-    }
+    int status = ingest_refresh_alone(s, &as_of, &err) < 0 ? EXIT_FAILED : EXIT_OK;
     if (status == EXIT_OK) {
         char date[UTC_TEXT_SIZE];
         utc_format(as_of, date);

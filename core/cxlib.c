@@ -303,16 +303,7 @@ static int cx_refresh(lua_State *L)
         as_of = luaL_optinteger(L, 1, 0);
     }
     cx_error err;
-    store *st = session_store(s);
-    int rc = store_begin(st, &err);
-    if (rc == 0) {
-        rc = ingest_refresh(s, as_of, &err);
-        if (rc == 0)
-            rc = store_commit(st, &err);
-        else
-            store_rollback(st);
-    }
-    if (rc < 0)
+    if (ingest_refresh_alone(s, &as_of, &err) < 0)
         return luaL_error(L, "cx.refresh: %s", err.text);
     return 0;
 }

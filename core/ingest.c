@@ -27,8 +27,8 @@ int ingest_event(session *s, const cx_event *ev, store_id import_id, int alone, 
                 goto fail;
             return 0;
         }
-        if ((!customer_known && store_customer_ensure(st, ev->customer, ev->at, &customer, err) < 0) ||
-            (!touchpoint_known && store_touchpoint_ensure(st, ev->touchpoint, &touchpoint, err) < 0))
+        if ((!customer_known && store_customer_add(st, ev->customer, ev->at, &customer, err) < 0) ||
+            (!touchpoint_known && store_touchpoint_add(st, ev->touchpoint, &touchpoint, err) < 0))
             goto fail;
     }
     int inserted = store_event_insert(st, ev, customer, touchpoint, import_id, &event_id, err);
@@ -45,24 +45,37 @@ fail:
     return -1;
 }
 
-int ingest_refresh(session *s, int64_t as_of, cx_error *err)
+int ingest_refresh(session *s, int64_t *as_of, cx_error *err)
 {
     int64_t latest = 0;
     if (store_latest_event_at(session_store(s), &latest, err) < 0)
         return -1;
-    if (!latest)
-        return 0;   /* an empty store has nothing to refresh */
-    if (!as_of) {
-        as_of = latest;
-    } else if (as_of < latest) {
-        /* Facts already include later events: judging them at an earlier time would be wrong. */
+    if (!latest) {
+        *as_of = 0;
+        return 0;
+    }
+    if (!*as_of) {
+        *as_of = latest;
+    } else if (*as_of < latest) {
         char a[UTC_TEXT_SIZE], b[UTC_TEXT_SIZE];
-        utc_format(as_of, a);
+        utc_format(*as_of, a);
         utc_format(latest, b);
         cx_error_set(err, "refresh as of %s is before the latest event (%s); give a later time", a, b);
         return -1;
     }
-    return plugin_refresh(session_plugins(s), as_of, err);
+    return plugin_refresh(session_plugins(s), *as_of, err);
+}
+
+int ingest_refresh_alone(session *s, int64_t *as_of, cx_error *err)
+{
+    store *st = session_store(s);
+    if (store_begin(st, err) < 0)
+        return -1;
+    if (ingest_refresh(s, as_of, err) < 0 || store_commit(st, err) < 0) {
+        store_rollback(st);
+        return -1;
+    }
+    return 0;
 }
 
 /* One bad line under --skip-bad: "LINE<TAB>REASON<TAB>RAW". */
@@ -111,7 +124,8 @@ int ingest_file(session *s, reader *r, const char *source, const char *format,
         progress_update(&bar, reader_bytes(r), stats->records);
     }
     progress_finish(&bar);
-    if (ingest_refresh(s, 0, err) < 0 ||
+    int64_t as_of = 0;
+    if (ingest_refresh(s, &as_of, err) < 0 ||
         store_import_finish(st, import_id, stats->records, stats->inserted, stats->duplicates, stats->rejected,
                             err) < 0 ||
         store_commit(st, err) < 0)

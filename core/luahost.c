@@ -129,7 +129,6 @@ size_t luahost_memory_limit(const luahost *h) { return h->memory_limit; }
 size_t luahost_memory_used(const luahost *h) { return h->memory_used; }
 void luahost_set_instruction_budget(luahost *h, int64_t n) { h->budget = n > 0 ? n : LUAHOST_DEFAULT_INSTRUCTIONS; }
 int64_t luahost_instruction_budget(const luahost *h) { return h->budget; }
-int luahost_in_call(const luahost *h) { return h->depth > 0; }
 
 void luahost_set_env_fn(luahost *h, luahost_env_fn fn, void *ud)
 {

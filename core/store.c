@@ -565,14 +565,10 @@ static int store_find(store *s, strmap *cache, enum stmt_id find, const char *na
     return found;
 }
 
-/* Looks name up in cache, then with the find statement, and inserts it with
- * the insert statement (whose ?1 is the name) when missing. */
-static int store_ensure(store *s, strmap *cache, enum stmt_id find, enum stmt_id insert,
-                        const char *name, int64_t first_seen, store_id *id, cx_error *err)
+/* Inserts name, known to be absent, with the insert statement (whose ?1 is the name). */
+static int store_add(store *s, strmap *cache, enum stmt_id insert, const char *name, int64_t first_seen,
+                     store_id *id, cx_error *err)
 {
-    int found = store_find(s, cache, find, name, id, err);
-    if (found != 0)
-        return found < 0 ? -1 : 0;
     sqlite3_stmt *st = store_stmt(s, insert, err);
     if (!st)
         return -1;
@@ -586,6 +582,26 @@ static int store_ensure(store *s, strmap *cache, enum stmt_id find, enum stmt_id
     *id = sqlite3_last_insert_rowid(s->db);
     strmap_put(cache, name, strlen(name), *id);
     return 0;
+}
+
+/* Looks name up in cache, then with the find statement, and adds it when missing. */
+static int store_ensure(store *s, strmap *cache, enum stmt_id find, enum stmt_id insert,
+                        const char *name, int64_t first_seen, store_id *id, cx_error *err)
+{
+    int found = store_find(s, cache, find, name, id, err);
+    if (found != 0)
+        return found < 0 ? -1 : 0;
+    return store_add(s, cache, insert, name, first_seen, id, err);
+}
+
+int store_customer_add(store *s, const char *external_id, int64_t first_seen, store_id *id, cx_error *err)
+{
+    return store_add(s, &s->customers, ST_CUSTOMER_INSERT, external_id, first_seen, id, err);
+}
+
+int store_touchpoint_add(store *s, const char *name, store_id *id, cx_error *err)
+{
+    return store_add(s, &s->touchpoints, ST_TOUCHPOINT_INSERT, name, 0, id, err);
 }
 
 int store_customer_ensure(store *s, const char *external_id, int64_t first_seen, store_id *id, cx_error *err)

@@ -21,9 +21,13 @@
  * import does unless it skips bad lines, and cheaper). */
 int ingest_event(session *s, const cx_event *ev, store_id import_id, int alone, cx_error *err);
 
-/* Runs every plugin's on_refresh at as_of (0: the latest event's time),
- * inside the caller's transaction. */
-int ingest_refresh(session *s, int64_t as_of, cx_error *err);
+/* Runs every plugin's on_refresh at *as_of (0: the latest event's time),
+ * inside the caller's transaction, and sets *as_of to the time used (0 for
+ * an empty store, which has nothing to refresh). A time before the latest
+ * event is refused: the facts already include later events. */
+int ingest_refresh(session *s, int64_t *as_of, cx_error *err);
+/* The same in a transaction of its own. */
+int ingest_refresh_alone(session *s, int64_t *as_of, cx_error *err);
 
 typedef struct ingest_options {
     FILE *rejects;             /* --skip-bad: bad lines go here and the rest is imported */

@@ -67,9 +67,6 @@ int luahost_load(luahost *h, const char *text, size_t len, const char *chunkname
  * [-(nargs+1), +(nresults|0), -] */
 int luahost_call(luahost *h, int nargs, int nresults, const char *what, cx_error *err);
 
-/* Whether a call is running now (a hook, a script): nested work such as
- * cx.ingest from a script runs under the outer budget. */
-int luahost_in_call(const luahost *h);
 
 /* Pushes the text of the values from index first to the top, each as
  * tostring() shows it, joined by sep (what print() does). [-0, +1, e] */

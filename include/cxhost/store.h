@@ -75,6 +75,9 @@ int store_customer_ensure(store *s, const char *external_id, int64_t first_seen,
 /* 1 found (id set), 0 not found, -1 error. */
 int store_customer_find(store *s, const char *external_id, store_id *id, cx_error *err);
 int store_touchpoint_ensure(store *s, const char *name, store_id *id, cx_error *err);
+/* Creates one that a find has just said is not there. */
+int store_customer_add(store *s, const char *external_id, int64_t first_seen, store_id *id, cx_error *err);
+int store_touchpoint_add(store *s, const char *name, store_id *id, cx_error *err);
 /* 1 found (id set), 0 not found, -1 error. */
 int store_touchpoint_find(store *s, const char *name, store_id *id, cx_error *err);
 
