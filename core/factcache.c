@@ -11,7 +11,7 @@ struct undo {
     char *name;
     int existed;
     store_value value;   /* text owned by the record */
-    store_id event;
+    store_id event;      /* the set's before the change */
     int64_t at;
 };
 
@@ -22,6 +22,7 @@ struct factcache {
     struct undo *undo;
     size_t undo_count, undo_cap;
     int marking;
+    fact_set *last;      /* the set found last: a plugin reads and then writes it */
 };
 
 static void *factcache_alloc(void *p, size_t size)
@@ -92,8 +93,13 @@ fact_set *factcache_find(factcache *c, store_id customer, const char *plugin)
 {
     char key[128];
     int64_t at;
+    if (c->last && c->last->customer == customer && strcmp(c->last->plugin, plugin) == 0)
+        return c->last;
     size_t len = key_of(customer, plugin, key, sizeof key);
-    return strmap_get(&c->index, key, len, &at) ? c->sets[at] : NULL;
+    if (!strmap_get(&c->index, key, len, &at))
+        return NULL;
+    c->last = c->sets[at];
+    return c->last;
 }
 
 fact_set *factcache_add(factcache *c, store_id customer, const char *plugin)
@@ -147,30 +153,26 @@ static fact *fact_insert(fact_set *set, int at, const char *name)
 }
 
 /* Puts v (copied) as fact name at pos, where fact_position put it. */
-static void fact_put(fact_set *set, int pos, int found, const char *name, const store_value *v, store_id event,
-                     int64_t at, int dirty)
+static void fact_put(fact_set *set, int pos, int found, const char *name, const store_value *v)
 {
     fact *f = found ? &set->facts[pos] : fact_insert(set, pos, name);
     if (found)
         value_free(&f->value);
     f->value = value_copy(v);
-    f->event = event;
-    f->at = at;
-    f->dirty = dirty;
 }
 
-void factcache_load(fact_set *set, const char *name, const store_value *v, store_id event, int64_t at)
+void factcache_load(fact_set *set, const char *name, const store_value *v)
 {
     int found;
     int pos = fact_position(set, name, &found);
-    fact_put(set, pos, found, name, v, event, at, 0);
+    fact_put(set, pos, found, name, v);
 }
 
 int factcache_set(factcache *c, fact_set *set, const char *name, const store_value *v, store_id event, int64_t at)
 {
     int found;
     int pos = fact_position(set, name, &found);
-    if (found && value_equal(&set->facts[pos].value, v))
+    if (found ? value_equal(&set->facts[pos].value, v) : v->type == STORE_NULL)
         return 0;
     if (c->marking) {
         if (c->undo_count == c->undo_cap) {
@@ -182,13 +184,15 @@ int factcache_set(factcache *c, fact_set *set, const char *name, const store_val
         u->set = set;
         u->name = copy_text(name, strlen(name));
         u->existed = found;
-        if (found) {
+        if (found)
             u->value = value_copy(&set->facts[pos].value);
-            u->event = set->facts[pos].event;
-            u->at = set->facts[pos].at;
-        }
+        u->event = set->event;
+        u->at = set->at;
     }
-    fact_put(set, pos, found, name, v, event, at, 1);
+    fact_put(set, pos, found, name, v);
+    set->event = event;
+    set->at = at;
+    set->dirty = 1;
     return 1;
 }
 
@@ -224,9 +228,6 @@ void factcache_undo(factcache *c)
                 value_free(&f->value);
                 f->value = u->value;     /* the record's copy moves back in */
                 u->value.type = STORE_NULL;
-                f->event = u->event;
-                f->at = u->at;
-                f->dirty = 1;            /* the database may hold either value now */
             } else {
                 free(f->name);
                 value_free(&f->value);
@@ -234,6 +235,9 @@ void factcache_undo(factcache *c)
                 u->set->count--;
             }
         }
+        u->set->event = u->event;
+        u->set->at = u->at;
+        u->set->dirty = 1;               /* the database may hold either version now */
         undo_free(u);
     }
     c->marking = 0;
@@ -243,14 +247,11 @@ int factcache_flush(factcache *c, factcache_flush_fn fn, void *ud)
 {
     for (size_t i = 0; i < c->count; i++) {
         fact_set *set = c->sets[i];
-        for (int j = 0; j < set->count; j++) {
-            fact *f = &set->facts[j];
-            if (!f->dirty)
-                continue;
-            if (fn(ud, set, f))
-                return -1;
-            f->dirty = 0;
-        }
+        if (!set->dirty)
+            continue;
+        if (fn(ud, set))
+            return -1;
+        set->dirty = 0;
     }
     return 0;
 }
@@ -271,6 +272,7 @@ void factcache_clear(factcache *c)
         free(set);
     }
     c->count = 0;
+    c->last = NULL;
     strmap_clear(&c->index);
 }
 

@@ -18,18 +18,19 @@ typedef struct factcache factcache;
 /* One fact as the cache holds it. */
 typedef struct fact {
     char *name;
-    store_value value;    /* text owned by the cache */
-    store_id event;       /* the event that last set it */
-    int64_t at;
-    int dirty;            /* differs from the database */
+    store_value value;    /* text owned by the cache; STORE_NULL: unset */
 } fact;
 
-/* The facts of one customer for one plugin, sorted by name. */
+/* The facts of one customer for one plugin, sorted by name: one row of the
+ * store (customer_state), written back whole. */
 typedef struct fact_set {
     store_id customer;
     char *plugin;
     fact *facts;
     int count, cap;
+    store_id event;       /* the event that last changed one of them */
+    int64_t at;
+    int dirty;            /* differs from the database */
 } fact_set;
 
 factcache *factcache_new(void);
@@ -40,7 +41,7 @@ fact_set *factcache_find(factcache *c, store_id customer, const char *plugin);
 /* Adds an empty set (to be filled with factcache_load). */
 fact_set *factcache_add(factcache *c, store_id customer, const char *plugin);
 /* Puts a fact read from the database into a set being loaded (not dirty). */
-void factcache_load(fact_set *set, const char *name, const store_value *v, store_id event, int64_t at);
+void factcache_load(fact_set *set, const char *name, const store_value *v);
 
 /* Sets a fact; records the old value in the undo log when one is open.
  * Returns whether the value changed. */
@@ -51,8 +52,8 @@ void factcache_mark(factcache *c);
 void factcache_release(factcache *c);
 void factcache_undo(factcache *c);
 
-/* Calls fn for every dirty fact and marks it clean; stops on fn's non-zero. */
-typedef int (*factcache_flush_fn)(void *ud, const fact_set *set, const fact *f);
+/* Calls fn for every dirty set and marks it clean; stops on fn's non-zero. */
+typedef int (*factcache_flush_fn)(void *ud, const fact_set *set);
 int factcache_flush(factcache *c, factcache_flush_fn fn, void *ud);
 
 size_t factcache_size(const factcache *c);   /* sets held */

@@ -12,29 +12,24 @@ int ingest_event(session *s, const cx_event *ev, store_id import_id, int alone, 
     store_id customer = 0, touchpoint = 0, event_id = 0;
     if (alone && store_savepoint(st, err) < 0)
         return -1;
-    /* A customer or touchpoint seen for the first time is created, unless the
-     * event is a duplicate: a repeated event changes nothing at all. */
+    /* A customer or touchpoint seen for the first time is created; if the
+     * event then turns out to be a duplicate, they are taken back, so a
+     * repeated event changes nothing at all. (Looking the event up first
+     * would cost every new customer a query for a case that rarely happens.) */
     int customer_known = ev->customer ? store_customer_find(st, ev->customer, &customer, err) : 1;
     int touchpoint_known = ev->touchpoint ? store_touchpoint_find(st, ev->touchpoint, &touchpoint, err) : 1;
     if (customer_known < 0 || touchpoint_known < 0)
         goto fail;
-    if (!customer_known || !touchpoint_known) {
-        int exists = store_event_exists(st, ev->id, err);
-        if (exists < 0)
-            goto fail;
-        if (exists) {
-            if (alone && store_release(st, err) < 0)
-                goto fail;
-            return 0;
-        }
-        if ((!customer_known && store_customer_add(st, ev->customer, ev->at, &customer, err) < 0) ||
-            (!touchpoint_known && store_touchpoint_add(st, ev->touchpoint, &touchpoint, err) < 0))
-            goto fail;
-    }
+    if ((!customer_known && store_customer_add(st, ev->customer, ev->at, &customer, err) < 0) ||
+        (!touchpoint_known && store_touchpoint_add(st, ev->touchpoint, &touchpoint, err) < 0))
+        goto fail;
     int inserted = store_event_insert(st, ev, customer, touchpoint, import_id, &event_id, err);
     if (inserted < 0)
         goto fail;
-    if (inserted && plugin_handle_event(session_plugins(s), ev, event_id, err) < 0)
+    if (!inserted && ((!customer_known && store_customer_remove(st, customer, err) < 0) ||
+                      (!touchpoint_known && store_touchpoint_remove(st, touchpoint, err) < 0)))
+        goto fail;
+    if (inserted && plugin_handle_event(session_plugins(s), ev, event_id, customer, err) < 0)
         goto fail;
     if (alone && store_release(st, err) < 0)
         goto fail;

@@ -44,6 +44,8 @@ struct plugin_set {
     int in_hook;
     int writing;             /* effects allowed: inside an event or a refresh */
     store_origin origin;     /* plugin is filled per call */
+    const char *event_customer;   /* the event's customer and its id: most ctx calls name it */
+    store_id event_customer_id;
 };
 
 static int plugin_has_hook(lua_State *L, const struct plugin *p, const char *hook);
@@ -123,13 +125,23 @@ static void ctx_check_writing(lua_State *L, struct plugin *p, const char *fn)
                       "(not in on_load)", fn);
 }
 
+/* Finds a customer by external id: 1 found, 0 not, -1 error. */
+static int find_customer(plugin_set *ps, const char *external, store_id *id, cx_error *err)
+{
+    if (ps->event_customer && strcmp(external, ps->event_customer) == 0) {
+        *id = ps->event_customer_id;
+        return 1;
+    }
+    return store_customer_find(ps->st, external, id, err);
+}
+
 /* The internal id of the customer named by argument arg. [-0, +0, v] */
 static store_id ctx_customer(lua_State *L, struct plugin *p, int arg, const char *fn)
 {
     cx_error err;
     store_id id = 0;
     const char *external = luaL_checkstring(L, arg);
-    int found = store_customer_find(p->set->st, external, &id, &err);
+    int found = find_customer(p->set, external, &id, &err);
     if (found < 0)
         luaL_error(L, "ctx.%s: %s", fn, err.text);
     if (!found)
@@ -249,7 +261,7 @@ static int ctx_fact(lua_State *L)
     const char *owner = luaL_optstring(L, 3, p->name);
     store_id customer = 0;
     cx_error err;
-    int found = store_customer_find(p->set->st, luaL_checkstring(L, 1), &customer, &err);
+    int found = find_customer(p->set, luaL_checkstring(L, 1), &customer, &err);
     if (found < 0)
         return luaL_error(L, "ctx.fact: %s", err.text);
     struct fact_lookup f = {L, name, 0};
@@ -267,14 +279,72 @@ static int ctx_facts(lua_State *L)
     const char *owner = luaL_optstring(L, 2, p->name);
     store_id customer = 0;
     cx_error err;
-    int found = store_customer_find(p->set->st, luaL_checkstring(L, 1), &customer, &err);
+    int found = find_customer(p->set, luaL_checkstring(L, 1), &customer, &err);
     if (found < 0)
         return luaL_error(L, "ctx.facts: %s", err.text);
-    lua_newtable(L);
+    lua_createtable(L, 0, 8);   /* room for a plugin's usual few facts, so filling it does not rehash */
     struct fact_lookup f = {L, NULL, 0};
     if (found && store_facts_each(p->set->st, customer, owner, fact_lookup_row, &f, &err) < 0)
         return luaL_error(L, "ctx.facts: %s", err.text);
     return 1;
+}
+
+struct each_customer {
+    lua_State *L;
+    plugin_set *ps;
+    const char *owner;
+    int fn;        /* stack index of the function */
+    int failed;    /* an error object is on the stack */
+};
+
+/* Calls fn(customer, facts) for one customer, protected: an error stops the
+ * walk and is left on the stack for ctx_each_customer to raise once the store
+ * is done. [-0, +(0|1), -] */
+static int each_customer_call(void *ud, store_id customer, const char *external)
+{
+    struct each_customer *e = ud;
+    lua_State *L = e->L;
+    plugin_set *ps = e->ps;
+    cx_error err;
+    lua_pushvalue(L, e->fn);                                 /* [fn] */
+    lua_pushstring(L, external);                             /* [fn, customer] */
+    lua_createtable(L, 0, 8);                                /* [fn, customer, facts] */
+    struct fact_lookup f = {L, NULL, 0};
+    if (store_facts_each(ps->st, customer, e->owner, fact_lookup_row, &f, &err) < 0) {
+        lua_pop(L, 3);
+        lua_pushfstring(L, "ctx.each_customer: %s", err.text);
+        e->failed = 1;
+        return 1;
+    }
+    /* ctx calls about this customer skip the lookup, as during its event. */
+    const char *saved = ps->event_customer;
+    store_id saved_id = ps->event_customer_id;
+    ps->event_customer = external;
+    ps->event_customer_id = customer;
+    int rc = lua_pcall(L, 2, 0, 0);
+    ps->event_customer = saved;
+    ps->event_customer_id = saved_id;
+    if (rc != LUA_OK) {
+        e->failed = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* ctx.each_customer(fn [, plugin]) [-(1|2), +0, e]: fn(customer, facts) for
+ * every customer with facts from the plugin (this one by default). */
+static int ctx_each_customer(lua_State *L)
+{
+    struct plugin *p = ctx_plugin(L);
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    const char *owner = luaL_optstring(L, 2, p->name);
+    struct each_customer e = {L, p->set, owner, 1, 0};
+    cx_error err;
+    if (store_facts_customers(p->set->st, owner, each_customer_call, &e, &err) < 0)
+        return luaL_error(L, "ctx.each_customer: %s", err.text);
+    if (e.failed)
+        return lua_error(L);
+    return 0;
 }
 
 /* [-2, +0, e] */
@@ -303,7 +373,7 @@ static int ctx_has_tag(lua_State *L)
     struct plugin *p = ctx_plugin(L);
     store_id customer = 0;
     cx_error err;
-    int found = store_customer_find(p->set->st, luaL_checkstring(L, 1), &customer, &err);
+    int found = find_customer(p->set, luaL_checkstring(L, 1), &customer, &err);
     int has = found > 0 ? store_tag_has(p->set->st, customer, luaL_checkstring(L, 2), &err) : found;
     if (has < 0)
         return luaL_error(L, "ctx.has_tag: %s", err.text);
@@ -359,7 +429,7 @@ static int ctx_balance(lua_State *L)
     store_id customer = 0;
     int64_t points = 0;
     cx_error err;
-    int found = store_customer_find(p->set->st, luaL_checkstring(L, 1), &customer, &err);
+    int found = find_customer(p->set, luaL_checkstring(L, 1), &customer, &err);
     if (found < 0 || (found && store_ledger_balance(p->set->st, customer, &points, &err) < 0))
         return luaL_error(L, "ctx.balance: %s", err.text);
     lua_pushinteger(L, points);
@@ -515,7 +585,7 @@ static int make_ctx(lua_State *L, plugin_set *ps, struct plugin *p, int table, c
 {
     static const luaL_Reg functions[] = {
         {"facts_set", ctx_facts_set}, {"fact_set", ctx_fact_set}, {"fact", ctx_fact},
-        {"facts", ctx_facts}, {"tag", ctx_tag}, {"untag", ctx_untag}, {"has_tag", ctx_has_tag},
+        {"facts", ctx_facts}, {"each_customer", ctx_each_customer}, {"tag", ctx_tag}, {"untag", ctx_untag}, {"has_tag", ctx_has_tag},
         {"ledger_add", ctx_ledger_add}, {"balance", ctx_balance}, {"score_set", ctx_score_set},
         {"outbox_send", ctx_outbox_send}, {"log", ctx_log}, {"now", ctx_now}, {NULL, NULL}};
     lua_newtable(L);                         /* [ctx] */
@@ -921,10 +991,12 @@ static int plugin_has_hook(lua_State *L, const struct plugin *p, const char *hoo
 }
 
 /* [-0, +0, -] */
-int plugin_handle_event(plugin_set *ps, const cx_event *ev, store_id event_id, cx_error *err)
+int plugin_handle_event(plugin_set *ps, const cx_event *ev, store_id event_id, store_id customer_id, cx_error *err)
 {
     lua_State *L = luahost_state(ps->host);
     ps->writing = 1;
+    ps->event_customer = customer_id ? ev->customer : NULL;
+    ps->event_customer_id = customer_id;
     ps->origin.event = event_id;
     ps->origin.at = ev->at;
     int rc = 0;
@@ -944,6 +1016,7 @@ int plugin_handle_event(plugin_set *ps, const cx_event *ev, store_id event_id, c
     }
     ps->writing = 0;
     ps->origin.event = 0;
+    ps->event_customer = NULL;
     return rc;
 }
 

@@ -10,6 +10,8 @@
 /* Past this many cached (customer, plugin) fact sets, write them back and
  * start afresh, so a very large import keeps a bounded footprint. */
 #define FACT_CACHE_LIMIT 100000
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include <sqlite3.h>
 #include "cxhost/store.h"
 #include "cxhost/buf.h"
+#include "cxhost/json.h"
 #include "cxhost/strmap.h"
 #include "cxhost/utc.h"
 #include "factcache.h"
@@ -181,14 +184,44 @@ static const char *const migrations[] = {
     "  WHERE EXISTS (SELECT 1 FROM customer_facts f WHERE f.customer_id = c.id AND f.plugin = 'lifecycle');\n"
     "CREATE VIEW loyalty_balances AS\n"
     "  SELECT customer_id, SUM(points) AS points FROM ledger GROUP BY customer_id;\n",
+
+    /* 1 -> 2: a customer's facts from one plugin are one row (a JSON object)
+     * instead of a row per fact: an import writes a fifth of the rows. The
+     * old table's name becomes a view with the same columns. */
+    "CREATE TABLE customer_state(\n"
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id),\n"
+    "  plugin TEXT NOT NULL,\n"
+    "  facts TEXT NOT NULL,\n"
+    "  event_id INTEGER,\n"
+    "  updated_at INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (customer_id, plugin)\n"
+    ") WITHOUT ROWID;\n"
+    "INSERT INTO customer_state(customer_id, plugin, facts, event_id, updated_at)\n"
+    "  SELECT customer_id, plugin, json_group_object(name, value), MAX(event_id), MAX(updated_at)\n"
+    "  FROM (SELECT * FROM customer_facts WHERE value IS NOT NULL ORDER BY customer_id, plugin, name)\n"
+    "  GROUP BY customer_id, plugin;\n"
+    "DROP VIEW lifecycle;\n"
+    "DROP TABLE customer_facts;\n"
+    "CREATE VIEW customer_facts AS\n"
+    "  SELECT s.customer_id, s.plugin, f.key AS name, f.value, s.event_id, s.updated_at\n"
+    "  FROM customer_state s, json_each(s.facts) f;\n"
+    "CREATE VIEW lifecycle AS\n"
+    "  SELECT c.id AS customer_id, c.external_id AS customer,\n"
+    "    json_extract(s.facts, '$.stage') AS stage,\n"
+    "    json_extract(s.facts, '$.first_purchase_at') AS first_purchase_at,\n"
+    "    json_extract(s.facts, '$.last_purchase_at') AS last_purchase_at,\n"
+    "    json_extract(s.facts, '$.purchase_count') AS purchase_count,\n"
+    "    json_extract(s.facts, '$.total_spend_cents') AS total_spend_cents\n"
+    "  FROM customer_state s JOIN customers c ON c.id = s.customer_id\n"
+    "  WHERE s.plugin = 'lifecycle';\n",
 };
 
 enum stmt_id {
     ST_CUSTOMER_INSERT, ST_CUSTOMER_FIND, ST_TOUCHPOINT_INSERT, ST_TOUCHPOINT_FIND,
-    ST_EVENT_INSERT, ST_FACT_SET, ST_FACTS_ALL, ST_FACTS_PLUGIN, ST_AUDIT,
+    ST_EVENT_INSERT, ST_STATE_SET, ST_STATE_DELETE, ST_FACTS_ALL, ST_FACTS_PLUGIN, ST_AUDIT,
     ST_TAG_ON, ST_TAG_OFF, ST_TAG_HAS, ST_LEDGER_ADD, ST_LEDGER_BALANCE, ST_SCORE_SET,
-    ST_OUTBOX_ADD, ST_LATEST_EVENT, ST_IMPORT_BEGIN, ST_IMPORT_FINISH, ST_FACTS_LOAD,
-    ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_EVENT_EXISTS, ST_COUNT
+    ST_OUTBOX_ADD, ST_LATEST_EVENT, ST_IMPORT_BEGIN, ST_IMPORT_FINISH, ST_STATE_LOAD,
+    ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_CUSTOMER_DELETE, ST_TOUCHPOINT_DELETE, ST_CUSTOMER_MAX, ST_FACTS_CUSTOMERS, ST_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -199,14 +232,21 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_EVENT_INSERT] =
         "INSERT INTO events(external_id, type, customer_id, at, amount_cents, touchpoint_id, data, import_id, ingested_at)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(external_id) DO NOTHING",
-    [ST_FACT_SET] =
-        "INSERT INTO customer_facts(customer_id, plugin, name, value, event_id, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-        " ON CONFLICT(customer_id, plugin, name) DO UPDATE SET value = excluded.value,"
+    [ST_STATE_SET] =
+        "INSERT INTO customer_state(customer_id, plugin, facts, event_id, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)"
+        " ON CONFLICT(customer_id, plugin) DO UPDATE SET facts = excluded.facts,"
         " event_id = excluded.event_id, updated_at = excluded.updated_at"
-        " WHERE value IS NOT excluded.value",
-    [ST_FACTS_LOAD] = "SELECT name, value, event_id, updated_at FROM customer_facts WHERE customer_id = ?1 AND plugin = ?2",
+        " WHERE facts IS NOT excluded.facts",
+    [ST_STATE_DELETE] = "DELETE FROM customer_state WHERE customer_id = ?1 AND plugin = ?2",
+    [ST_STATE_LOAD] = "SELECT facts FROM customer_state WHERE customer_id = ?1 AND plugin = ?2",
     [ST_SAVEPOINT] = "SAVEPOINT event",
-    [ST_EVENT_EXISTS] = "SELECT 1 FROM events WHERE external_id = ?1",
+    [ST_FACTS_CUSTOMERS] =
+        "SELECT c.id, c.external_id, s.customer_id IS NOT NULL FROM customers c"
+        " LEFT JOIN customer_state s ON s.customer_id = c.id AND s.plugin = ?2"
+        " WHERE c.id > ?1 ORDER BY c.id LIMIT 1024",
+    [ST_CUSTOMER_MAX] = "SELECT COALESCE(MAX(id), 0) FROM customers",
+    [ST_CUSTOMER_DELETE] = "DELETE FROM customers WHERE id = ?1",
+    [ST_TOUCHPOINT_DELETE] = "DELETE FROM touchpoints WHERE id = ?1",
     [ST_RELEASE] = "RELEASE event",
     [ST_ROLLBACK_TO] = "ROLLBACK TO event",
     [ST_FACTS_ALL] = "SELECT plugin, name, value FROM customer_facts WHERE customer_id = ?1 ORDER BY plugin, name",
@@ -241,7 +281,9 @@ struct store {
     strmap customers;     /* external id -> id, for this connection's writes */
     strmap touchpoints;   /* name -> id */
     factcache *facts;     /* facts of this transaction, see factcache.h */
+    store_id new_from;    /* customers from this id on have no facts in the database yet */
     buf detail;           /* scratch for audit details */
+    buf scratch, scratch2; /* scratch for facts' JSON */
 };
 
 static int store_fail(store *s, cx_error *err, const char *what)
@@ -341,6 +383,9 @@ static int store_step_int(store *s, sqlite3_stmt *st, int64_t *out, cx_error *er
     return rc == SQLITE_ROW ? 1 : 0;
 }
 
+_Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
+               "one migration per schema version");
+
 static int store_migrate(store *s, cx_error *err)
 {
     int version = store_schema_version(s);
@@ -381,6 +426,7 @@ int store_open(const char *path, int create, store **out, cx_error *err)
     }
     s->path = strdup(path);
     s->facts = factcache_new();
+    s->new_from = INT64_MAX;
     int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
     if (!s->path || sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
         cx_error_set(err, "%s: cannot open the store: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
@@ -418,6 +464,8 @@ void store_close(store *s)
     strmap_free(&s->touchpoints);
     factcache_free(s->facts);
     buf_free(&s->detail);
+    buf_free(&s->scratch);
+    buf_free(&s->scratch2);
     free(s->path);
     free(s);
 }
@@ -442,28 +490,86 @@ static void store_forget_caches(store *s)
     strmap_clear(&s->touchpoints);
 }
 
-/* Writes one changed fact back. */
-static int flush_fact(void *ud, const fact_set *set, const fact *f)
+/* Appends a fact's value as JSON. NaN has no JSON form and is left out
+ * (SQLite would store it as NULL too); infinities overflow to themselves. */
+static void json_add_value(buf *b, const store_value *v)
+{
+    char num[40];
+    switch (v->type) {
+    case STORE_INT:
+        buf_printf(b, "%lld", (long long)v->i);
+        break;
+    case STORE_REAL:
+        if (v->r != v->r) {
+            buf_add_str(b, "null");
+        } else if (v->r > 1.7976931348623157e308 || v->r < -1.7976931348623157e308) {
+            buf_add_str(b, v->r > 0 ? "1e999" : "-1e999");
+        } else {
+            snprintf(num, sizeof num, "%.17g", v->r);
+            buf_add_str(b, num);
+            if (!strpbrk(num, ".eE"))
+                buf_add_str(b, ".0");       /* stays a real when read back */
+        }
+        break;
+    case STORE_TEXT:
+        buf_add_json_string(b, v->s, v->len);
+        break;
+    default:
+        buf_add_str(b, "null");
+    }
+}
+
+/* Writes one changed fact set back: its facts as one JSON object, or no row
+ * when none is set. */
+static int flush_set(void *ud, const fact_set *set)
 {
     store *s = ud;
     cx_error err;
-    sqlite3_stmt *st = store_stmt(s, ST_FACT_SET, &err);
+    buf *b = &s->scratch;
+    int n = 0;
+    buf_clear(b);
+    buf_add_char(b, '{');
+    for (int i = 0; i < set->count; i++) {
+        const fact *f = &set->facts[i];
+        if (f->value.type == STORE_NULL || (f->value.type == STORE_REAL && f->value.r != f->value.r))
+            continue;
+        if (n++)
+            buf_add_char(b, ',');
+        buf_add_json_string(b, f->name, strlen(f->name));
+        buf_add_char(b, ':');
+        json_add_value(b, &f->value);
+    }
+    buf_add_char(b, '}');
+    sqlite3_stmt *st = store_stmt(s, n ? ST_STATE_SET : ST_STATE_DELETE, &err);
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, set->customer);
     bind_text(st, 2, set->plugin);
-    bind_text(st, 3, f->name);
-    bind_value(st, 4, &f->value);
-    bind_id(st, 5, f->event);
-    sqlite3_bind_int64(st, 6, f->at);
+    if (n) {
+        sqlite3_bind_text(st, 3, b->data, (int)b->len, SQLITE_STATIC);
+        bind_id(st, 4, set->event);
+        sqlite3_bind_int64(st, 5, set->at);
+    }
     return store_step_done(s, st, &err, "writing facts") < 0 ? -1 : 0;
 }
 
 /* Writes every changed fact of the transaction back to the database. */
 static int store_flush_facts(store *s, cx_error *err)
 {
-    if (factcache_flush(s->facts, flush_fact, s) < 0)
+    if (factcache_flush(s->facts, flush_set, s) < 0)
         return store_fail(s, err, "writing facts");
+    return 0;
+}
+
+/* Notes where the ids of customers added from now on start: their facts
+ * can only be in the cache, so the first use of one needs no query. */
+static int store_note_new_customers(store *s, cx_error *err)
+{
+    int64_t max = 0;
+    sqlite3_stmt *st = store_stmt(s, ST_CUSTOMER_MAX, err);
+    if (!st || store_step_int(s, st, &max, err, "reading customers") < 0)
+        return -1;
+    s->new_from = max + 1;
     return 0;
 }
 
@@ -472,7 +578,7 @@ static int store_trim_facts(store *s, cx_error *err)
 {
     if (s->in_savepoint || factcache_size(s->facts) < FACT_CACHE_LIMIT)
         return 0;
-    if (store_flush_facts(s, err) < 0)
+    if (store_flush_facts(s, err) < 0 || store_note_new_customers(s, err) < 0)
         return -1;
     factcache_clear(s->facts);
     return 0;
@@ -492,6 +598,10 @@ int store_begin(store *s, cx_error *err)
     }
     if (store_exec(s, "BEGIN IMMEDIATE", err) < 0)
         return -1;
+    if (store_note_new_customers(s, err) < 0) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
     s->in_transaction = 1;
     return 0;
 }
@@ -624,14 +734,26 @@ int store_touchpoint_ensure(store *s, const char *name, store_id *id, cx_error *
     return store_ensure(s, &s->touchpoints, ST_TOUCHPOINT_FIND, ST_TOUCHPOINT_INSERT, name, 0, id, err);
 }
 
-int store_event_exists(store *s, const char *external_id, cx_error *err)
+/* The id caches are simply dropped: this happens once per duplicate event
+ * that names a customer or touchpoint never seen, which is rare. */
+static int store_remove(store *s, enum stmt_id del, store_id id, cx_error *err)
 {
-    int64_t one = 0;
-    sqlite3_stmt *st = store_stmt(s, ST_EVENT_EXISTS, err);
+    sqlite3_stmt *st = store_stmt(s, del, err);
     if (!st)
         return -1;
-    bind_text(st, 1, external_id);
-    return store_step_int(s, st, &one, err, "looking up an event");
+    sqlite3_bind_int64(st, 1, id);
+    store_forget_caches(s);
+    return store_step_done(s, st, err, "taking back a row");
+}
+
+int store_customer_remove(store *s, store_id id, cx_error *err)
+{
+    return store_remove(s, ST_CUSTOMER_DELETE, id, err);
+}
+
+int store_touchpoint_remove(store *s, store_id id, cx_error *err)
+{
+    return store_remove(s, ST_TOUCHPOINT_DELETE, id, err);
 }
 
 int store_event_insert(store *s, const cx_event *ev, store_id customer, store_id touchpoint,
@@ -675,29 +797,106 @@ static int store_audit(store *s, const store_origin *o, store_id customer, const
     return store_step_done(s, st, err, "writing the audit trail");
 }
 
+static int utf8_valid(const char *text, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        if ((unsigned char)text[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k = json_utf8_length(text + i, len - i);
+        if (!k)
+            return 0;
+        i += k;
+    }
+    return 1;
+}
+
+/* Reads one fact of a customer_state row into set. Returns 0, or -1 with *why. */
+static int load_fact(store *s, fact_set *set, json_span key, json_span value, const char **why)
+{
+    buf *name = &s->scratch, *text = &s->scratch2;
+    store_value v = {STORE_NULL, 0, 0, NULL, 0};
+    buf_clear(name);
+    if (json_string_decode(key, name, why) < 0)
+        return -1;
+    switch (value.type) {
+    case JSON_NUMBER: {
+        char num[64];
+        size_t len = value.len < sizeof num - 1 ? value.len : sizeof num - 1;
+        memcpy(num, value.start, len);
+        num[len] = '\0';
+        char *end;
+        errno = 0;
+        if (!strpbrk(num, ".eE")) {
+            v.type = STORE_INT;
+            v.i = strtoll(num, &end, 10);
+        }
+        if (v.type == STORE_NULL || errno == ERANGE) {
+            v.type = STORE_REAL;
+            v.r = strtod(num, &end);
+        }
+        break;
+    }
+    case JSON_STRING:
+        buf_clear(text);
+        if (json_string_decode(value, text, why) < 0)
+            return -1;
+        v.type = STORE_TEXT;
+        v.s = buf_str(text);
+        v.len = text->len;
+        break;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        v.type = STORE_INT;
+        v.i = value.type == JSON_TRUE;
+        break;
+    case JSON_NULL:
+        return 0;
+    default:
+        *why = "a fact is an array or an object";
+        return -1;
+    }
+    factcache_load(set, buf_str(name), &v);
+    return 0;
+}
+
 /* The cached facts of (customer, plugin), read from the database on first use. */
 static fact_set *store_fact_set_for(store *s, store_id customer, const char *plugin, cx_error *err)
 {
     fact_set *set = factcache_find(s->facts, customer, plugin);
     if (set)
         return set;
-    sqlite3_stmt *st = store_stmt(s, ST_FACTS_LOAD, err);
-    int rc;
+    if (customer >= s->new_from)
+        return factcache_add(s->facts, customer, plugin);
+    sqlite3_stmt *st = store_stmt(s, ST_STATE_LOAD, err);
     if (!st)
         return NULL;
     set = factcache_add(s->facts, customer, plugin);
     sqlite3_bind_int64(st, 1, customer);
     bind_text(st, 2, plugin);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        store_value v;
-        column_value(st, 1, &v);
-        factcache_load(set, (const char *)sqlite3_column_text(st, 0), &v, sqlite3_column_int64(st, 2),
-                       sqlite3_column_int64(st, 3));
+    int rc = sqlite3_step(st);
+    const char *why = NULL;
+    if (rc == SQLITE_ROW) {
+        const char *json = (const char *)sqlite3_column_text(st, 0);
+        size_t len = (size_t)sqlite3_column_bytes(st, 0);
+        json_cursor c;
+        json_span key, value;
+        int more = json ? json_object_begin(&c, json, len, &why) : -1;
+        while (more == 0 && (more = json_object_next(&c, &key, &value, &why)) == 1)
+            more = load_fact(s, set, key, value, &why);
+        if (!json && !why)
+            why = "no text";
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    if (rc != SQLITE_DONE) {
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         store_fail(s, err, "reading facts");
+        return NULL;
+    }
+    if (why) {
+        cx_error_set(err, "%s: customer_state of customer %lld, plugin '%s': %s", s->path, (long long)customer,
+                     plugin, why);
         return NULL;
     }
     return set;
@@ -712,6 +911,17 @@ int store_facts_set(store *s, const store_origin *o, store_id customer, int n,
     }
     if (store_trim_facts(s, err) < 0)
         return -1;
+    for (int i = 0; i < n; i++) {
+        /* Facts are stored as JSON, whose text is UTF-8. */
+        if (!utf8_valid(names[i], strlen(names[i]))) {
+            cx_error_set(err, "a fact name must be UTF-8 text");
+            return -1;
+        }
+        if (values[i].type == STORE_TEXT && !utf8_valid(values[i].s, values[i].len)) {
+            cx_error_set(err, "fact '%s': a text value must be UTF-8 (this one holds other bytes)", names[i]);
+            return -1;
+        }
+    }
     fact_set *set = store_fact_set_for(s, customer, o->plugin, err);
     if (!set)
         return -1;
@@ -751,6 +961,62 @@ int store_facts_each(store *s, store_id customer, const char *plugin, store_fact
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return store_fail(s, err, "reading facts");
     return 0;
+}
+
+/* Whether the cached set holds any fact (a set emptied in this transaction
+ * does not count). */
+static int fact_set_has_facts(const fact_set *set)
+{
+    for (int i = 0; i < set->count; i++)
+        if (set->facts[i].value.type != STORE_NULL)
+            return 1;
+    return 0;
+}
+
+int store_facts_customers(store *s, const char *plugin, store_customer_fn fn, void *ud, cx_error *err)
+{
+    enum { PAGE = 1024 };   /* the LIMIT of ST_FACTS_CUSTOMERS */
+    store_id ids[PAGE];
+    char *externals[PAGE];
+    store_id after = 0;
+    int rows, stop = 0;
+    /* A page at a time, read whole before fn runs: fn may write, and memory
+     * stays bounded however many customers there are. */
+    do {
+        sqlite3_stmt *st = store_stmt(s, ST_FACTS_CUSTOMERS, err);
+        int step, n = 0;
+        if (!st)
+            return -1;
+        rows = 0;
+        sqlite3_bind_int64(st, 1, after);
+        bind_text(st, 2, plugin);
+        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+            store_id id = sqlite3_column_int64(st, 0);
+            rows++;
+            after = id;
+            fact_set *set = s->in_transaction ? factcache_find(s->facts, id, plugin) : NULL;
+            if (set ? !fact_set_has_facts(set) : !sqlite3_column_int(st, 2))
+                continue;
+            const char *external = (const char *)sqlite3_column_text(st, 1);
+            ids[n] = id;
+            externals[n] = strdup(external ? external : "");
+            if (!externals[n]) {
+                fputs("cxhost: out of memory\n", stderr);
+                abort();
+            }
+            n++;
+        }
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        if (step != SQLITE_DONE)
+            stop = store_fail(s, err, "listing customers");
+        for (int i = 0; i < n; i++) {
+            if (!stop && fn(ud, ids[i], externals[i]))
+                stop = 1;
+            free(externals[i]);
+        }
+    } while (!stop && rows == PAGE);
+    return stop < 0 ? -1 : 0;
 }
 
 int store_tag_set(store *s, const store_origin *o, store_id customer, const char *tag, int on, cx_error *err)

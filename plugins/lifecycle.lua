@@ -88,14 +88,11 @@ return {
 
   -- Time passes: customers who stopped buying move on to lapsing and lapsed.
   on_refresh = function(ctx, as_of)
-    local rows = cx.query([[
-      SELECT customer, stage, last_purchase_at, purchase_count
-      FROM lifecycle]])
-    for _, row in ipairs(rows) do
-      local stage = stage_of(row, as_of, ctx.config)
-      if stage ~= row.stage then
-        ctx.fact_set(row.customer, "stage", stage)
+    ctx.each_customer(function(customer, facts)
+      local stage = stage_of(facts, as_of, ctx.config)
+      if stage ~= facts.stage then
+        ctx.fact_set(customer, "stage", stage)
       end
-    end
+    end)
   end,
 }

@@ -32,15 +32,12 @@ return {
 
   -- Once follow_up_days have passed, a complaint is old news.
   on_refresh = function(ctx, as_of)
-    local rows = cx.query([[
-      SELECT c.external_id AS customer, f.value AS complained_at
-      FROM customer_facts f JOIN customers c ON c.id = f.customer_id
-      WHERE f.plugin = ?1 AND f.name = 'complained_at']], ctx.plugin)
-    for _, row in ipairs(rows) do
-      local days = (as_of - row.complained_at) // 86400
-      if days >= ctx.config.follow_up_days and ctx.has_tag(row.customer, "complained") then
-        ctx.untag(row.customer, "complained")
+    ctx.each_customer(function(customer, facts)
+      local complained_at = facts.complained_at
+      if complained_at and (as_of - complained_at) // 86400 >= ctx.config.follow_up_days
+          and ctx.has_tag(customer, "complained") then
+        ctx.untag(customer, "complained")
       end
-    end
+    end)
   end,
 }

@@ -47,7 +47,7 @@ void plugin_get_info(const plugin_set *ps, int i, plugin_info *info);
 /* Runs on_event of every plugin that wants ev->type, in order, inside the
  * caller's transaction. The first failure stops and is returned (the caller
  * takes the event back). */
-int plugin_handle_event(plugin_set *ps, const cx_event *ev, store_id event_id, cx_error *err);
+int plugin_handle_event(plugin_set *ps, const cx_event *ev, store_id event_id, store_id customer_id, cx_error *err);
 
 /* Runs on_refresh(ctx, as_of) of every plugin that has one. */
 int plugin_refresh(plugin_set *ps, int64_t as_of, cx_error *err);

@@ -31,7 +31,7 @@ typedef struct store store;
 typedef int64_t store_id;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /* Opens (and with create, makes) the store at path, migrating its schema
  * forward to STORE_SCHEMA_VERSION. A store written by a newer cxhost is
@@ -81,8 +81,10 @@ int store_touchpoint_add(store *s, const char *name, store_id *id, cx_error *err
 /* 1 found (id set), 0 not found, -1 error. */
 int store_touchpoint_find(store *s, const char *name, store_id *id, cx_error *err);
 
-/* 1 when an event with this external id is stored, 0 when not, -1 error. */
-int store_event_exists(store *s, const char *external_id, cx_error *err);
+/* Takes back a customer or touchpoint just added for an event that turned out
+ * to be a duplicate (nothing refers to it yet). */
+int store_customer_remove(store *s, store_id id, cx_error *err);
+int store_touchpoint_remove(store *s, store_id id, cx_error *err);
 
 /* 1 inserted (*event_id set), 0 already there (the same external id: a no-op),
  * -1 error. customer and touchpoint are 0 when the event has none. */
@@ -100,6 +102,11 @@ int store_facts_set(store *s, const store_origin *o, store_id customer, int n,
  * for the call only. */
 typedef int (*store_fact_fn)(void *ud, const char *plugin, const char *name, const store_value *v);
 int store_facts_each(store *s, store_id customer, const char *plugin, store_fact_fn fn, void *ud, cx_error *err);
+/* Calls fn for every customer that has facts from plugin (those set in this
+ * transaction included), in id order, without writing the cached facts back
+ * first. fn may set facts and read them. external lives for the call only. */
+typedef int (*store_customer_fn)(void *ud, store_id customer, const char *external);
+int store_facts_customers(store *s, const char *plugin, store_customer_fn fn, void *ud, cx_error *err);
 
 int store_tag_set(store *s, const store_origin *o, store_id customer, const char *tag, int on, cx_error *err);
 /* 1 tagged, 0 not, -1 error. */

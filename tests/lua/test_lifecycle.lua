@@ -214,10 +214,11 @@ test("refresh leaves prospects prospects", function()
   eq(stage_at("quinn", Q0 + 1000 * DAY), "prospect", "stage 1000 days later")
 end)
 
--- Origins. store.h: every effect names its origin (plugin and event); a fact
--- carries it on its own row (customer_facts.plugin, .event_id: the event
--- that last changed it; no event for a refresh), the other effects leave a
--- row in the audit table.
+-- Origins. store.h: every effect names its origin (plugin and event). A
+-- plugin's facts about a customer are one row (customer_state; the view
+-- customer_facts has a row per fact): it names the plugin and the event that
+-- last changed any of them (no event for a refresh); the other effects leave
+-- a row in the audit table.
 local function origin(customer, name)
   local r = cx.query([[SELECT f.plugin, f.event_id, e.external_id AS event, f.updated_at
     FROM customer_facts f JOIN customers c ON c.id = f.customer_id
@@ -227,24 +228,28 @@ local function origin(customer, name)
   return r[1]
 end
 
-test("origin: each fact names the plugin and the event that last changed it", function()
-  local o = origin("frank", "purchase_count")
-  eq(o.plugin, "lifecycle", "plugin of frank's purchase_count")
-  eq(o.event, "f-3", "event of frank's purchase_count")
-  eq(o.updated_at, T1 + 2 * DAY, "time of frank's purchase_count (the event's time)")
-  eq(origin("frank", "total_spend_cents").event, "f-3", "event of frank's total_spend_cents")
-  eq(origin("frank", "first_purchase_at").event, "f-1", "event of frank's first_purchase_at (unchanged since)")
-  eq(origin("alice", "first_purchase_at").event, "a-0", "event of alice's first_purchase_at (the late one)")
-  eq(origin("pat", "purchase_count").event, "p-2", "event of pat's purchase_count")
+test("origin: a customer's facts name the plugin and the event that last changed them", function()
+  local G0 = t("2055-01-01")
+  buy("g-1", "gina", G0, "5.00")
+  eq(origin("gina", "purchase_count").event, "g-1", "event of gina's facts after her first purchase")
+  buy("g-2", "gina", G0 + DAY, "7.00")
+  local o = origin("gina", "purchase_count")
+  eq(o.plugin, "lifecycle", "plugin of gina's purchase_count")
+  eq(o.event, "g-2", "event of gina's purchase_count")
+  eq(o.updated_at, G0 + DAY, "time of gina's purchase_count (the event's time)")
+  eq(origin("gina", "first_purchase_at").event, "g-2", "one origin for all of a plugin's facts about her")
+  -- An event that changes none of her facts leaves their origin alone.
+  cx.ingest { id = "g-3", type = "survey", customer = "gina", at = G0 + 2 * DAY }
+  eq(origin("gina", "stage").event, "g-2", "origin after an event that changed nothing")
   -- The complaint p-3 changed nothing: no fact names it.
   eq(one([[SELECT COUNT(*) AS n FROM customer_facts f JOIN events e ON e.id = f.event_id
            WHERE e.external_id = 'p-3']]), 0, "facts naming an event with no effect")
-  -- Every purchase with a customer: its customer's purchase facts come from one of its purchases.
+  -- Facts set by an event come from a purchase of that customer (or, for a
+  -- prospect, from its event).
   eq(one([[SELECT COUNT(*) AS n FROM customer_facts f
-           WHERE f.plugin = 'lifecycle' AND f.name = 'purchase_count' AND NOT EXISTS (
-             SELECT 1 FROM events e WHERE e.id = f.event_id AND e.customer_id = f.customer_id
+           WHERE f.plugin = 'lifecycle' AND f.name = 'purchase_count' AND f.event_id IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = f.event_id AND e.customer_id = f.customer_id
                AND e.type = 'purchase')]]), 0, "purchase_count facts not from a purchase of the customer")
-  -- Facts about prospects come from their event.
   eq(origin("quinn", "stage").event, "q-1", "event of quinn's stage")
 end)
 
@@ -257,7 +262,8 @@ test("origin: a refresh's change names no event, and its time is as_of", functio
   eq(o.plugin, "lifecycle", "plugin of the refreshed stage")
   eq(o.event_id, nil, "event of the refreshed stage")
   eq(o.updated_at, O0 + 400 * DAY, "time of the refreshed stage")
-  eq(origin("olga", "purchase_count").event, "o-1", "facts the refresh did not change keep their event")
+  eq(origin("olga", "purchase_count").event_id, nil, "the refresh is now the origin of all her lifecycle facts")
+  eq(origin("olga", "purchase_count").updated_at, O0 + 400 * DAY, "and its time")
 end)
 
 print(("%d passed, %d failed"):format(passed, failed))

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <sqlite3.h>
 #include "check.h"
+#include "cxhost/buf.h"
 #include "cxhost/store.h"
 
 static char dir[] = "/tmp/cxhost-test-store-XXXXXX";
@@ -43,6 +44,20 @@ static int64_t query_int(store *s, const char *sql)
     return o.value;
 }
 
+struct fact_sum {
+    int count, reals;
+};
+
+static int sum_facts(void *ud, const char *plugin, const char *name, const store_value *v)
+{
+    struct fact_sum *f = ud;
+    (void)plugin;
+    (void)name;
+    f->count++;
+    f->reals += v->type == STORE_REAL;
+    return 0;
+}
+
 static cx_event purchase(const char *id, const char *customer, int64_t at, int64_t cents)
 {
     cx_event ev = {id, "purchase", customer, at, cents, 1, "web", "{\"quantity\":1}"};
@@ -61,14 +76,66 @@ static void test_migration_from_empty(void)
     CHECK_EQ_INT(store_schema_version(s), STORE_SCHEMA_VERSION);
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN "
                               "('customers','touchpoints','events','ledger','refunds','experience_scores',"
-                              "'campaigns','campaign_runs','outbox','audit','customer_facts','customer_tags',"
+                              "'campaigns','campaign_runs','outbox','audit','customer_state','customer_tags',"
                               "'imports')"), 13);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'view' AND name IN "
+                              "('customer_facts','lifecycle','loyalty_balances')"), 3);
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
     CHECK_EQ_INT(query_int(s, "SELECT foreign_keys FROM pragma_foreign_keys"), 1);
     store_close(s);
     /* Opening again migrates nothing and keeps the version. */
     CHECK_EQ_INT(store_open(path, 0, &s, &err), 0);
     CHECK_EQ_INT(store_schema_version(s), STORE_SCHEMA_VERSION);
+    store_close(s);
+}
+
+/* A version 1 store (tests/data/store-v1.sql, a fact per row) moves to
+ * version 2 (a JSON object per customer and plugin) with every fact kept. */
+static void test_migration_from_v1(void)
+{
+    char path[256], sql_path[512];
+    const char *source = getenv("CXHOST_SOURCE_DIR");
+    buf sql = BUF_INIT;
+    sqlite3 *db;
+    store *s = NULL;
+    cx_error err;
+    snprintf(sql_path, sizeof sql_path, "%s/tests/data/store-v1.sql", source ? source : ".");
+    CHECK_EQ_INT(buf_read_file(&sql, sql_path), 0);
+    path_in_dir("v1.db", path, sizeof path);
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(db, buf_str(&sql), NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    buf_free(&sql);
+    CHECK_EQ_INT(store_open(path, 0, &s, &err), 0);
+    if (!s)
+        return;
+    CHECK_EQ_INT(store_schema_version(s), 2);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM customer_state"), 4);   /* 3 lifecycle, 1 tester (bob) */
+    /* The 14 facts with a value come through, with their types; NULL facts go. */
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM customer_facts"), 14);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM customer_facts WHERE name = 'gone'"), 0);
+    CHECK_EQ_INT(query_int(s, "SELECT total_spend_cents FROM lifecycle WHERE customer = 'ann'"), 4250);
+    CHECK_EQ_INT(query_int(s, "SELECT purchase_count FROM lifecycle WHERE customer = 'cy \"q\"'"), 1);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM lifecycle WHERE customer = 'ann' AND stage = 'active'"
+                              " AND first_purchase_at = 1767607200 AND last_purchase_at = 1769936400"), 1);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM customer_facts WHERE plugin = 'tester' AND name = 'ratio'"
+                              " AND typeof(value) = 'real' AND value = 2.5"), 1);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM customer_facts WHERE plugin = 'tester' AND name = 'whole'"
+                              " AND typeof(value) = 'real' AND value = 3.0"), 1);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM customer_facts WHERE plugin = 'tester' AND name = 'note'"
+                              " AND value = 'line one' || char(10) || '\"two\" ' || char(233)"), 1);
+    /* The row's origin is its latest event. */
+    CHECK_EQ_INT(query_int(s, "SELECT event_id FROM customer_state s JOIN customers c ON c.id = s.customer_id"
+                              " WHERE c.external_id = 'ann'"), 2);
+    /* And the store reads its migrated facts back through the cache. */
+    CHECK_EQ_INT(store_begin(s, &err), 0);
+    store_id bob = 0;
+    CHECK_EQ_INT(store_customer_find(s, "bob", &bob, &err), 1);
+    struct fact_sum sum = {0, 0};
+    CHECK_EQ_INT(store_facts_each(s, bob, "tester", sum_facts, &sum, &err), 0);
+    CHECK_EQ_INT(sum.count, 3);
+    CHECK_EQ_INT(sum.reals, 2);
+    store_rollback(s);
     store_close(s);
 }
 
@@ -295,6 +362,7 @@ int main(void)
     }
     test_migration_from_empty();
     test_newer_schema_refused();
+    test_migration_from_v1();
     path_in_dir("store.db", path, sizeof path);
     if (store_open(path, 1, &s, &err) < 0) {
         fprintf(stderr, "%s\n", err.text);
