@@ -8,7 +8,7 @@
 /* The value a fact had before an event changed it. */
 struct undo {
     fact_set *set;
-    char *name;
+    const char *name;    /* interned */
     int existed;
     store_value value;   /* text owned by the record */
     store_id event;      /* the set's before the change */
@@ -23,7 +23,14 @@ struct factcache {
     size_t undo_count, undo_cap;
     int marking;
     fact_set *last;      /* the set found last: a plugin reads and then writes it */
+    /* Fact and plugin names, kept once: a plugin uses the same few names for
+     * every customer, and a copy per fact made allocation most of the cost. */
+    strmap name_index;   /* name -> position in names */
+    char **names;
+    size_t name_count, name_cap;
 };
+
+static const char *intern(factcache *c, const char *name);
 
 static void *factcache_alloc(void *p, size_t size)
 {
@@ -78,6 +85,21 @@ factcache *factcache_new(void)
     return c;
 }
 
+static const char *intern(factcache *c, const char *name)
+{
+    size_t len = strlen(name);
+    int64_t at;
+    if (strmap_get(&c->name_index, name, len, &at))
+        return c->names[at];
+    if (c->name_count == c->name_cap) {
+        c->name_cap = c->name_cap ? c->name_cap * 2 : 16;
+        c->names = factcache_alloc(c->names, c->name_cap * sizeof *c->names);
+    }
+    c->names[c->name_count] = copy_text(name, len);
+    strmap_put(&c->name_index, name, len, (int64_t)c->name_count);
+    return c->names[c->name_count++];
+}
+
 /* The index key: the customer id's bytes, then the plugin's name. */
 static size_t key_of(store_id customer, const char *plugin, char *key, size_t size)
 {
@@ -113,7 +135,8 @@ fact_set *factcache_add(factcache *c, store_id customer, const char *plugin)
     fact_set *set = factcache_alloc(NULL, sizeof *set);
     memset(set, 0, sizeof *set);
     set->customer = customer;
-    set->plugin = copy_text(plugin, strlen(plugin));
+    set->plugin = intern(c, plugin);
+    set->cache = c;
     strmap_put(&c->index, key, len, (int64_t)c->count);
     c->sets[c->count++] = set;
     return set;
@@ -148,7 +171,7 @@ static fact *fact_insert(fact_set *set, int at, const char *name)
     set->count++;
     fact *f = &set->facts[at];
     memset(f, 0, sizeof *f);
-    f->name = copy_text(name, strlen(name));
+    f->name = intern(set->cache, name);
     return f;
 }
 
@@ -182,7 +205,7 @@ int factcache_set(factcache *c, fact_set *set, const char *name, const store_val
         struct undo *u = &c->undo[c->undo_count++];
         memset(u, 0, sizeof *u);
         u->set = set;
-        u->name = copy_text(name, strlen(name));
+        u->name = intern(c, name);
         u->existed = found;
         if (found)
             u->value = value_copy(&set->facts[pos].value);
@@ -198,7 +221,6 @@ int factcache_set(factcache *c, fact_set *set, const char *name, const store_val
 
 static void undo_free(struct undo *u)
 {
-    free(u->name);
     value_free(&u->value);
 }
 
@@ -229,7 +251,6 @@ void factcache_undo(factcache *c)
                 f->value = u->value;     /* the record's copy moves back in */
                 u->value.type = STORE_NULL;
             } else {
-                free(f->name);
                 value_free(&f->value);
                 memmove(f, f + 1, (size_t)(u->set->count - pos - 1) * sizeof *f);
                 u->set->count--;
@@ -264,16 +285,18 @@ void factcache_clear(factcache *c)
     for (size_t i = 0; i < c->count; i++) {
         fact_set *set = c->sets[i];
         for (int j = 0; j < set->count; j++) {
-            free(set->facts[j].name);
             value_free(&set->facts[j].value);
         }
         free(set->facts);
-        free(set->plugin);
         free(set);
     }
     c->count = 0;
     c->last = NULL;
     strmap_clear(&c->index);
+    for (size_t i = 0; i < c->name_count; i++)   /* no set refers to them now */
+        free(c->names[i]);
+    c->name_count = 0;
+    strmap_clear(&c->name_index);
 }
 
 void factcache_free(factcache *c)
@@ -284,5 +307,7 @@ void factcache_free(factcache *c)
     free(c->sets);
     free(c->undo);
     strmap_free(&c->index);
+    strmap_free(&c->name_index);
+    free(c->names);
     free(c);
 }

@@ -17,7 +17,7 @@ typedef struct factcache factcache;
 
 /* One fact as the cache holds it. */
 typedef struct fact {
-    char *name;
+    const char *name;     /* owned by the cache, shared */
     store_value value;    /* text owned by the cache; STORE_NULL: unset */
 } fact;
 
@@ -25,7 +25,8 @@ typedef struct fact {
  * store (customer_state), written back whole. */
 typedef struct fact_set {
     store_id customer;
-    char *plugin;
+    const char *plugin;   /* owned by the cache, shared */
+    factcache *cache;
     fact *facts;
     int count, cap;
     store_id event;       /* the event that last changed one of them */
