@@ -104,6 +104,14 @@ size_t json_utf8_length(const char *text, size_t n)
     return k;
 }
 
+int json_utf8_valid(const char *text, size_t n)
+{
+    for (size_t i = 0, k; i < n; i += k)
+        if ((k = json_utf8_length(text + i, n - i)) == 0)
+            return 0;
+    return 1;
+}
+
 /* One raw UTF-8 sequence at *pp (first byte >= 0x80). */
 static int utf8_char(const char **pp, const char *end, uint32_t *cp, const char **why)
 {

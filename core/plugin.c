@@ -272,6 +272,15 @@ static int ctx_fact(lua_State *L)
     return 1;
 }
 
+/* Pushes a table of the customer's facts from owner (empty for customer 0).
+ * [-0, +1, m]; on failure the table is pushed all the same, with err set. */
+static int push_facts(lua_State *L, store *st, store_id customer, const char *owner, cx_error *err)
+{
+    lua_createtable(L, 0, 8);   /* room for a plugin's usual few facts, so filling it does not rehash */
+    struct fact_lookup f = {L, NULL, 0};
+    return customer ? store_facts_each(st, customer, owner, fact_lookup_row, &f, err) : 0;
+}
+
 /* ctx.facts(customer [, plugin]) [-(1|2), +1, e]: a table of name = value. */
 static int ctx_facts(lua_State *L)
 {
@@ -280,11 +289,7 @@ static int ctx_facts(lua_State *L)
     store_id customer = 0;
     cx_error err;
     int found = find_customer(p->set, luaL_checkstring(L, 1), &customer, &err);
-    if (found < 0)
-        return luaL_error(L, "ctx.facts: %s", err.text);
-    lua_createtable(L, 0, 8);   /* room for a plugin's usual few facts, so filling it does not rehash */
-    struct fact_lookup f = {L, NULL, 0};
-    if (found && store_facts_each(p->set->st, customer, owner, fact_lookup_row, &f, &err) < 0)
+    if (found < 0 || push_facts(L, p->set->st, found ? customer : 0, owner, &err) < 0)
         return luaL_error(L, "ctx.facts: %s", err.text);
     return 1;
 }
@@ -308,9 +313,7 @@ static int each_customer_call(void *ud, store_id customer, const char *external)
     cx_error err;
     lua_pushvalue(L, e->fn);                                 /* [fn] */
     lua_pushstring(L, external);                             /* [fn, customer] */
-    lua_createtable(L, 0, 8);                                /* [fn, customer, facts] */
-    struct fact_lookup f = {L, NULL, 0};
-    if (store_facts_each(ps->st, customer, e->owner, fact_lookup_row, &f, &err) < 0) {
+    if (push_facts(L, ps->st, customer, e->owner, &err) < 0) {     /* [fn, customer, facts] */
         lua_pop(L, 3);
         lua_pushfstring(L, "ctx.each_customer: %s", err.text);
         e->failed = 1;

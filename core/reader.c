@@ -163,14 +163,6 @@ int reader_format_guess(const char *filename, reader_format *out)
 
 /* ---- messages ---- */
 
-static int utf8_valid(const char *s, size_t n)
-{
-    for (size_t i = 0, k; i < n; i += k)
-        if ((k = json_utf8_length(s + i, n - i)) == 0)
-            return 0;
-    return 1;
-}
-
 /* A value fit to quote in a message: at most QUOTE_MAX bytes, control
  * characters and broken UTF-8 shown as '?', "..." when cut. */
 static void quote_value(buf *out, const char *s, size_t n)
@@ -492,7 +484,7 @@ static void csv_take_header(reader *r)
         int f = r->col_field[i] = field_of_name(r->cols[i]);
         if (!r->cols[i][0])
             note(r, "column %zu has no name", i + 1);
-        else if (!utf8_valid(r->cols[i], strlen(r->cols[i])))
+        else if (!json_utf8_valid(r->cols[i], strlen(r->cols[i])))
             note(r, "column %zu's name is not valid UTF-8", i + 1);
         for (size_t k = 0; k < i; k++)
             if (strcmp(r->cols[k], r->cols[i]) == 0)
@@ -547,7 +539,7 @@ static int csv_next(reader *r, cx_event *ev, cx_error *err)
         size_t n;
         const char *s = cell(r, i, &n);
         int f = r->col_field[i];
-        if (!utf8_valid(s, n))
+        if (!json_utf8_valid(s, n))
             note_value(r, r->cols[i], s, n, "is not valid UTF-8 (save the file as UTF-8)");
         if (f >= 0) {
             trim(&s, &n);

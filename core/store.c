@@ -11,6 +11,7 @@
  * start afresh, so a very large import keeps a bounded footprint. */
 #define FACT_CACHE_LIMIT 100000
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,7 +244,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_FACTS_CUSTOMERS] =
         "SELECT c.id, c.external_id, s.customer_id IS NOT NULL FROM customers c"
         " LEFT JOIN customer_state s ON s.customer_id = c.id AND s.plugin = ?2"
-        " WHERE c.id > ?1 ORDER BY c.id LIMIT 1024",
+        " WHERE c.id > ?1 ORDER BY c.id LIMIT ?3",
     [ST_CUSTOMER_MAX] = "SELECT COALESCE(MAX(id), 0) FROM customers",
     [ST_CUSTOMER_DELETE] = "DELETE FROM customers WHERE id = ?1",
     [ST_TOUCHPOINT_DELETE] = "DELETE FROM touchpoints WHERE id = ?1",
@@ -490,8 +491,15 @@ static void store_forget_caches(store *s)
     strmap_clear(&s->touchpoints);
 }
 
-/* Appends a fact's value as JSON. NaN has no JSON form and is left out
- * (SQLite would store it as NULL too); infinities overflow to themselves. */
+/* Whether a fact's value goes into its JSON row: nil is an unset fact, and
+ * NaN has no JSON form (SQLite would store it as NULL too). */
+static int fact_is_stored(const store_value *v)
+{
+    return v->type != STORE_NULL && !(v->type == STORE_REAL && isnan(v->r));
+}
+
+/* Appends a stored fact's value as JSON; infinities overflow to themselves
+ * when read back. */
 static void json_add_value(buf *b, const store_value *v)
 {
     char num[40];
@@ -500,9 +508,7 @@ static void json_add_value(buf *b, const store_value *v)
         buf_printf(b, "%lld", (long long)v->i);
         break;
     case STORE_REAL:
-        if (v->r != v->r) {
-            buf_add_str(b, "null");
-        } else if (v->r > 1.7976931348623157e308 || v->r < -1.7976931348623157e308) {
+        if (isinf(v->r)) {
             buf_add_str(b, v->r > 0 ? "1e999" : "-1e999");
         } else {
             snprintf(num, sizeof num, "%.17g", v->r);
@@ -511,11 +517,8 @@ static void json_add_value(buf *b, const store_value *v)
                 buf_add_str(b, ".0");       /* stays a real when read back */
         }
         break;
-    case STORE_TEXT:
-        buf_add_json_string(b, v->s, v->len);
-        break;
     default:
-        buf_add_str(b, "null");
+        buf_add_json_string(b, v->s, v->len);
     }
 }
 
@@ -531,7 +534,7 @@ static int flush_set(void *ud, const fact_set *set)
     buf_add_char(b, '{');
     for (int i = 0; i < set->count; i++) {
         const fact *f = &set->facts[i];
-        if (f->value.type == STORE_NULL || (f->value.type == STORE_REAL && f->value.r != f->value.r))
+        if (!fact_is_stored(&f->value))
             continue;
         if (n++)
             buf_add_char(b, ',');
@@ -797,21 +800,6 @@ static int store_audit(store *s, const store_origin *o, store_id customer, const
     return store_step_done(s, st, err, "writing the audit trail");
 }
 
-static int utf8_valid(const char *text, size_t len)
-{
-    for (size_t i = 0; i < len;) {
-        if ((unsigned char)text[i] < 0x80) {
-            i++;
-            continue;
-        }
-        size_t k = json_utf8_length(text + i, len - i);
-        if (!k)
-            return 0;
-        i += k;
-    }
-    return 1;
-}
-
 /* Reads one fact of a customer_state row into set. Returns 0, or -1 with *why. */
 static int load_fact(store *s, fact_set *set, json_span key, json_span value, const char **why)
 {
@@ -913,11 +901,11 @@ int store_facts_set(store *s, const store_origin *o, store_id customer, int n,
         return -1;
     for (int i = 0; i < n; i++) {
         /* Facts are stored as JSON, whose text is UTF-8. */
-        if (!utf8_valid(names[i], strlen(names[i]))) {
+        if (!json_utf8_valid(names[i], strlen(names[i]))) {
             cx_error_set(err, "a fact name must be UTF-8 text");
             return -1;
         }
-        if (values[i].type == STORE_TEXT && !utf8_valid(values[i].s, values[i].len)) {
+        if (values[i].type == STORE_TEXT && !json_utf8_valid(values[i].s, values[i].len)) {
             cx_error_set(err, "fact '%s': a text value must be UTF-8 (this one holds other bytes)", names[i]);
             return -1;
         }
@@ -968,16 +956,17 @@ int store_facts_each(store *s, store_id customer, const char *plugin, store_fact
 static int fact_set_has_facts(const fact_set *set)
 {
     for (int i = 0; i < set->count; i++)
-        if (set->facts[i].value.type != STORE_NULL)
+        if (fact_is_stored(&set->facts[i].value))
             return 1;
     return 0;
 }
 
 int store_facts_customers(store *s, const char *plugin, store_customer_fn fn, void *ud, cx_error *err)
 {
-    enum { PAGE = 1024 };   /* the LIMIT of ST_FACTS_CUSTOMERS */
+    enum { PAGE = 1024 };
     store_id ids[PAGE];
-    char *externals[PAGE];
+    size_t external_at[PAGE];   /* where each external id starts in names */
+    buf names = BUF_INIT;
     store_id after = 0;
     int rows, stop = 0;
     /* A page at a time, read whole before fn runs: fn may write, and memory
@@ -985,11 +974,15 @@ int store_facts_customers(store *s, const char *plugin, store_customer_fn fn, vo
     do {
         sqlite3_stmt *st = store_stmt(s, ST_FACTS_CUSTOMERS, err);
         int step, n = 0;
-        if (!st)
-            return -1;
+        if (!st) {
+            stop = -1;
+            break;
+        }
         rows = 0;
+        buf_clear(&names);
         sqlite3_bind_int64(st, 1, after);
         bind_text(st, 2, plugin);
+        sqlite3_bind_int(st, 3, PAGE);
         while ((step = sqlite3_step(st)) == SQLITE_ROW) {
             store_id id = sqlite3_column_int64(st, 0);
             rows++;
@@ -997,25 +990,19 @@ int store_facts_customers(store *s, const char *plugin, store_customer_fn fn, vo
             fact_set *set = s->in_transaction ? factcache_find(s->facts, id, plugin) : NULL;
             if (set ? !fact_set_has_facts(set) : !sqlite3_column_int(st, 2))
                 continue;
-            const char *external = (const char *)sqlite3_column_text(st, 1);
             ids[n] = id;
-            externals[n] = strdup(external ? external : "");
-            if (!externals[n]) {
-                fputs("cxhost: out of memory\n", stderr);
-                abort();
-            }
-            n++;
+            external_at[n++] = names.len;
+            buf_add(&names, sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1) + 1);
         }
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
         if (step != SQLITE_DONE)
             stop = store_fail(s, err, "listing customers");
-        for (int i = 0; i < n; i++) {
-            if (!stop && fn(ud, ids[i], externals[i]))
+        for (int i = 0; i < n && !stop; i++)
+            if (fn(ud, ids[i], names.data + external_at[i]))
                 stop = 1;
-            free(externals[i]);
-        }
     } while (!stop && rows == PAGE);
+    buf_free(&names);
     return stop < 0 ? -1 : 0;
 }
 

@@ -52,6 +52,8 @@ int json_string_decode(json_span s, buf *out, const char **why);
 /* The length of the valid UTF-8 sequence at text (n bytes available), 0 when
  * it is not one: no overlong forms, surrogates or code points past U+10FFFF. */
 size_t json_utf8_length(const char *text, size_t n);
+/* Whether all n bytes at text are valid UTF-8 (by json_utf8_length's rules). */
+int json_utf8_valid(const char *text, size_t n);
 
 /* Whether a JSON_STRING span's decoded text equals the NUL-terminated name. */
 int json_key_is(json_span key, const char *name);
