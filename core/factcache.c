@@ -28,7 +28,13 @@ struct factcache {
     strmap name_index;   /* name -> position in names */
     char **names;
     size_t name_count, name_cap;
+    size_t bytes;        /* roughly what the sets hold, for the store's bound */
 };
+
+/* What malloc takes for a block of n bytes, near enough. */
+#define BLOCK_BYTES(n) (((n) + 16 + 15) & ~(size_t)15)
+/* What one set costs beyond its facts: itself, its index entry, its slot. */
+#define SET_BYTES (BLOCK_BYTES(sizeof(fact_set)) + 64 + sizeof(fact_set *))
 
 static const char *intern(factcache *c, const char *name);
 
@@ -134,6 +140,7 @@ fact_set *factcache_add(factcache *c, store_id customer, const char *plugin)
     }
     fact_set *set = factcache_alloc(NULL, sizeof *set);
     memset(set, 0, sizeof *set);
+    c->bytes += SET_BYTES;
     set->customer = customer;
     set->plugin = intern(c, plugin);
     set->cache = c;
@@ -164,7 +171,11 @@ static int fact_position(const fact_set *set, const char *name, int *found)
 static fact *fact_insert(fact_set *set, int at, const char *name)
 {
     if (set->count == set->cap) {
-        set->cap = set->cap ? set->cap * 2 : 8;
+        int cap = set->cap ? set->cap * 2 : 8;
+        set->cache->bytes += BLOCK_BYTES((size_t)cap * sizeof *set->facts);
+        if (set->cap)
+            set->cache->bytes -= BLOCK_BYTES((size_t)set->cap * sizeof *set->facts);
+        set->cap = cap;
         set->facts = factcache_alloc(set->facts, (size_t)set->cap * sizeof *set->facts);
     }
     memmove(&set->facts[at + 1], &set->facts[at], (size_t)(set->count - at) * sizeof *set->facts);
@@ -175,13 +186,23 @@ static fact *fact_insert(fact_set *set, int at, const char *name)
     return f;
 }
 
+/* Frees a value held by a fact of set. */
+static void fact_value_free(fact_set *set, store_value *v)
+{
+    if (v->type == STORE_TEXT)
+        set->cache->bytes -= BLOCK_BYTES(v->len + 1);
+    value_free(v);
+}
+
 /* Puts v (copied) as fact name at pos, where fact_position put it. */
 static void fact_put(fact_set *set, int pos, int found, const char *name, const store_value *v)
 {
     fact *f = found ? &set->facts[pos] : fact_insert(set, pos, name);
     if (found)
-        value_free(&f->value);
+        fact_value_free(set, &f->value);
     f->value = value_copy(v);
+    if (v->type == STORE_TEXT)
+        set->cache->bytes += BLOCK_BYTES(v->len + 1);
 }
 
 void factcache_load(fact_set *set, const char *name, const store_value *v)
@@ -246,12 +267,13 @@ void factcache_undo(factcache *c)
         int pos = fact_position(u->set, u->name, &found);
         if (found) {
             fact *f = &u->set->facts[pos];
+            fact_value_free(u->set, &f->value);
             if (u->existed) {
-                value_free(&f->value);
                 f->value = u->value;     /* the record's copy moves back in */
+                if (f->value.type == STORE_TEXT)
+                    c->bytes += BLOCK_BYTES(f->value.len + 1);
                 u->value.type = STORE_NULL;
             } else {
-                value_free(&f->value);
                 memmove(f, f + 1, (size_t)(u->set->count - pos - 1) * sizeof *f);
                 u->set->count--;
             }
@@ -277,7 +299,7 @@ int factcache_flush(factcache *c, factcache_flush_fn fn, void *ud)
     return 0;
 }
 
-size_t factcache_size(const factcache *c) { return c->count; }
+size_t factcache_bytes(const factcache *c) { return c->bytes; }
 
 void factcache_clear(factcache *c)
 {
@@ -291,6 +313,7 @@ void factcache_clear(factcache *c)
         free(set);
     }
     c->count = 0;
+    c->bytes = 0;
     c->last = NULL;
     strmap_clear(&c->index);
     for (size_t i = 0; i < c->name_count; i++)   /* no set refers to them now */

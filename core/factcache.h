@@ -57,7 +57,7 @@ void factcache_undo(factcache *c);
 typedef int (*factcache_flush_fn)(void *ud, const fact_set *set);
 int factcache_flush(factcache *c, factcache_flush_fn fn, void *ud);
 
-size_t factcache_size(const factcache *c);   /* sets held */
+size_t factcache_bytes(const factcache *c);  /* memory they hold, roughly */
 void factcache_clear(factcache *c);          /* forgets everything, undo log included */
 
 #endif

@@ -84,11 +84,12 @@ static int session_load_config(session *s, cx_error *err)
     }
     lua_getfield(L, -1, "limits");                             /* [env, config, limits] */
     if (lua_istable(L, -1)) {
-        lua_Integer mb = 0, instructions = 0;
+        lua_Integer mb = 0, instructions = 0, facts_mb = 0;
         int has_mb = limit_setting(L, lua_gettop(L), "memory_mb", 8, 65536, &mb, err);
         int has_ins = has_mb < 0 ? -1 : limit_setting(L, lua_gettop(L), "instructions", 100000, 1000000000000LL,
                                                        &instructions, err);
-        if (has_mb < 0 || has_ins < 0) {
+        int has_facts = has_ins < 0 ? -1 : limit_setting(L, lua_gettop(L), "fact_cache_mb", 1, 65536, &facts_mb, err);
+        if (has_mb < 0 || has_ins < 0 || has_facts < 0) {
             lua_pop(L, 3);
             goto done;
         }
@@ -96,6 +97,8 @@ static int session_load_config(session *s, cx_error *err)
             luahost_set_memory_limit(s->host, (size_t)mb << 20);
         if (has_ins)
             luahost_set_instruction_budget(s->host, instructions);
+        if (has_facts)
+            store_set_fact_cache_limit(s->st, (size_t)facts_mb << 20);
     } else if (!lua_isnil(L, -1)) {
         cx_error_set(err, "%s: limits must be a table ({ memory_mb = 256, instructions = 100000000 })", path.data);
         lua_pop(L, 3);

@@ -7,9 +7,6 @@
  * held in a fact cache for the length of a transaction (factcache.h) and
  * written back before any query reads the tables and at commit. */
 
-/* Past this many cached (customer, plugin) fact sets, write them back and
- * start afresh, so a very large import keeps a bounded footprint. */
-#define FACT_CACHE_LIMIT 100000
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -283,6 +280,7 @@ struct store {
     strmap touchpoints;   /* name -> id */
     factcache *facts;     /* facts of this transaction, see factcache.h */
     store_id new_from;    /* customers from this id on have no facts in the database yet */
+    size_t fact_cache_limit; /* bytes of cached facts before they are written back and dropped */
     buf detail;           /* scratch for audit details */
     buf scratch, scratch2; /* scratch for facts' JSON */
 };
@@ -427,6 +425,7 @@ int store_open(const char *path, int create, store **out, cx_error *err)
     }
     s->path = strdup(path);
     s->facts = factcache_new();
+    s->fact_cache_limit = STORE_FACT_CACHE_DEFAULT;
     s->new_from = INT64_MAX;
     int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
     if (!s->path || sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
@@ -576,10 +575,13 @@ static int store_note_new_customers(store *s, cx_error *err)
     return 0;
 }
 
-/* Keeps the fact cache bounded: between events, writes it back and empties it. */
+void store_set_fact_cache_limit(store *s, size_t bytes) { s->fact_cache_limit = bytes; }
+
+/* Keeps the fact cache bounded (the default, 256 MiB, holds about half a
+ * million customers of a plugin like lifecycle): between events, writes it back and empties it. */
 static int store_trim_facts(store *s, cx_error *err)
 {
-    if (s->in_savepoint || factcache_size(s->facts) < FACT_CACHE_LIMIT)
+    if (s->in_savepoint || factcache_bytes(s->facts) < s->fact_cache_limit)
         return 0;
     if (store_flush_facts(s, err) < 0 || store_note_new_customers(s, err) < 0)
         return -1;

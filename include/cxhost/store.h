@@ -39,6 +39,10 @@ typedef int64_t store_id;
 int store_open(const char *path, int create, store **out, cx_error *err);
 void store_close(store *s);
 int store_schema_version(store *s);
+/* How much memory the facts of a write transaction may hold before they are
+ * written back and dropped from memory (default STORE_FACT_CACHE_DEFAULT). */
+#define STORE_FACT_CACHE_DEFAULT ((size_t)256 << 20)
+void store_set_fact_cache_limit(store *s, size_t bytes);
 
 /* --- transactions ------------------------------------------------------ */
 int store_begin(store *s, cx_error *err);      /* a write transaction */

@@ -233,7 +233,7 @@ run eval --client sb 'return #string.rep("x", 32 * 1024 * 1024)'
 assert_status "a 32 MiB string under the default cap" 0
 assert_eq "a 32 MiB string" "33554432" "$OUT"
 
-for bad in 'instructions = 5' 'instructions = 1.5' 'instructions = "many"' 'memory_mb = 1' 'memory_mb = 1e9'; do
+for bad in 'instructions = 5' 'instructions = 1.5' 'instructions = "many"' 'memory_mb = 1' 'memory_mb = 1e9' 'fact_cache_mb = 0' 'fact_cache_mb = 0.5'; do
   printf 'return { limits = { %s } }\n' "$bad" >"$H/clients/sb/config.lua"
   run eval --client sb 'return 1'
   assert_status "config.lua limits { $bad }" 1

@@ -293,6 +293,60 @@ static void test_fact_cache(store *s)
     CHECK_EQ_INT(query_int(s, "SELECT value FROM customer_facts WHERE plugin = 'cache' AND name = 'visits'"), 2);
 }
 
+/* With a fact cache too small for the transaction, facts are written back
+ * and dropped from memory as it fills, and read back when used again: the
+ * result is the same as with everything in memory, taken-back events
+ * included. */
+static void test_fact_cache_bound(void)
+{
+    enum { CUSTOMERS = 300 };
+    char path[256];
+    cx_error err;
+    store *s = NULL;
+    path_in_dir("bound.db", path, sizeof path);
+    if (store_open(path, 1, &s, &err) < 0) {
+        fprintf(stderr, "%s\n", err.text);
+        CHECK(0);
+        return;
+    }
+    store_set_fact_cache_limit(s, 4096);   /* a few dozen customers' facts */
+    const char *names[] = {"visits", "stage"};
+    store_origin o = {"bound", 0, 7000};
+    store_id ids[CUSTOMERS];
+    char external[32];
+    CHECK_EQ_INT(store_begin(s, &err), 0);
+    for (int pass = 1; pass <= 3; pass++) {
+        for (int i = 0; i < CUSTOMERS; i++) {
+            if (pass == 1) {
+                snprintf(external, sizeof external, "b%d", i);
+                CHECK_EQ_INT(store_customer_add(s, external, 7000, &ids[i], &err), 0);
+            }
+            int64_t visits = 0;
+            CHECK_EQ_INT(store_facts_each(s, ids[i], "bound", sum_int_facts, &visits, &err), 0);
+            CHECK_EQ_INT(visits, pass - 1);
+            store_value values[] = {{STORE_INT, visits + 1, 0, NULL, 0},
+                                    {STORE_TEXT, 0, 0, pass == 1 ? "new" : "active", pass == 1 ? 3 : 6}};
+            if (pass == 3) {   /* the third pass is taken back for every other customer */
+                CHECK_EQ_INT(store_savepoint(s, &err), 0);
+                CHECK_EQ_INT(store_facts_set(s, &o, ids[i], 2, names, values, &err), 0);
+                if (i % 2)
+                    store_rollback_savepoint(s);
+                else
+                    CHECK_EQ_INT(store_release(s, &err), 0);
+            } else {
+                CHECK_EQ_INT(store_facts_set(s, &o, ids[i], 2, names, values, &err), 0);
+            }
+        }
+    }
+    CHECK_EQ_INT(store_commit(s, &err), 0);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM customer_state WHERE plugin = 'bound'"), CUSTOMERS);
+    CHECK_EQ_INT(query_int(s, "SELECT SUM(value) FROM customer_facts WHERE plugin = 'bound' AND name = 'visits'"),
+                 CUSTOMERS / 2 * 3 + CUSTOMERS / 2 * 2);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM customer_facts WHERE name = 'stage' AND value = 'active'"),
+                 CUSTOMERS);
+    store_close(s);
+}
+
 static int count_facts(void *ud, const char *plugin, const char *name, const store_value *v)
 {
     (void)plugin;
@@ -375,6 +429,7 @@ int main(void)
     test_queries_are_read_only(s);
     store_close(s);
     test_ledger_append_only();
+    test_fact_cache_bound();
 
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
