@@ -92,22 +92,54 @@ void buf_add_json_string(buf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     buf_add_char(b, '"');
+    size_t run = 0;   /* start of the bytes that need no escape, copied at once */
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        buf_add(b, s + run, i - run);
+        run = i + 1;
         switch (c) {
         case '"': buf_add(b, "\\\"", 2); break;
         case '\\': buf_add(b, "\\\\", 2); break;
         case '\n': buf_add(b, "\\n", 2); break;
         case '\r': buf_add(b, "\\r", 2); break;
         case '\t': buf_add(b, "\\t", 2); break;
-        default:
-            if (c < 0x20) {
-                char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-                buf_add(b, esc, 6);
-            } else {
-                buf_add_char(b, (char)c);
-            }
+        default: {
+            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            buf_add(b, esc, 6);
+        }
         }
     }
+    buf_add(b, s + run, len - run);
     buf_add_char(b, '"');
+}
+
+void buf_add_int(buf *b, long long v)
+{
+    char digits[24];
+    int n = sizeof digits;
+    /* In unsigned arithmetic, so the most negative value needs no special case. */
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        digits[--n] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        digits[--n] = '-';
+    buf_add(b, digits + n, sizeof digits - (size_t)n);
+}
+
+void buf_add_real(buf *b, double v)
+{
+    char text[40];
+    /* The shortest of these that reads back as the same number. */
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(text, sizeof text, "%.*g", digits, v);
+        if (digits == 17 || strtod(text, NULL) == v)
+            break;
+    }
+    buf_add_str(b, text);
+    if (!strpbrk(text, ".eEni"))   /* "inf", "nan" have letters too */
+        buf_add(b, ".0", 2);
 }

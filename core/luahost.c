@@ -523,14 +523,14 @@ static int to_json(lua_State *L, int idx, buf *out, int depth, cx_error *err)
     case LUA_TBOOLEAN: buf_add_str(out, lua_toboolean(L, idx) ? "true" : "false"); return 0;
     case LUA_TNUMBER:
         if (lua_isinteger(L, idx)) {
-            buf_printf(out, "%lld", (long long)lua_tointeger(L, idx));
+            buf_add_int(out, (long long)lua_tointeger(L, idx));
         } else {
             double d = lua_tonumber(L, idx);
             if (!isfinite(d)) {
                 cx_error_set(err, "cannot turn %g into JSON", d);
                 return -1;
             }
-            buf_printf(out, "%.17g", d);
+            buf_add_real(out, d);
         }
         return 0;
     case LUA_TSTRING: {
@@ -553,72 +553,124 @@ int luahost_to_json(lua_State *L, int idx, buf *out, cx_error *err)
     return to_json(L, lua_absindex(L, idx), out, 0, err);
 }
 
-static int push_json_value(lua_State *L, json_span v, buf *scratch, cx_error *err);
+/* Builds Lua values from JSON text that json_validate has accepted, so it
+ * needs no checks of its own: one pass to validate, one to build, and no
+ * copy of strings without escapes. */
+typedef struct json_builder {
+    lua_State *L;
+    const char *p, *end;
+    buf scratch;         /* decoded strings with escapes */
+} json_builder;
 
-/* [-0, +1, m] */
-static int push_json_container(lua_State *L, json_span v, buf *scratch, cx_error *err)
+static void builder_skip_ws(json_builder *b)
 {
-    json_cursor c;
-    json_span key, value;
-    const char *why = NULL;
-    int rc;
-    luaL_checkstack(L, 4, "JSON nesting");
-    lua_newtable(L);
-    if (v.type == JSON_ARRAY) {
-        lua_Integer i = 0;
-        json_array_begin(&c, v.start, v.len, &why);
-        while ((rc = json_array_next(&c, &value, &why)) == 1) {
-            if (push_json_value(L, value, scratch, err) < 0)
-                return -1;
-            lua_rawseti(L, -2, ++i);
-        }
-    } else {
-        json_object_begin(&c, v.start, v.len, &why);
-        while ((rc = json_object_next(&c, &key, &value, &why)) == 1) {
-            buf_clear(scratch);
-            if (json_string_decode(key, scratch, &why) < 0)
-                break;
-            lua_pushlstring(L, scratch->data ? scratch->data : "", scratch->len);
-            if (push_json_value(L, value, scratch, err) < 0)
-                return -1;
-            lua_rawset(L, -3);
-        }
-    }
-    if (rc < 0) {
-        lua_pop(L, 1);
-        cx_error_set(err, "bad JSON: %s", why ? why : "malformed");
-        return -1;
-    }
-    return 0;
+    while (b->p < b->end && (*b->p == ' ' || *b->p == '\t' || *b->p == '\n' || *b->p == '\r'))
+        b->p++;
 }
 
-/* [-0, +1, m] on success, [-0, +0, m] on failure. */
-static int push_json_value(lua_State *L, json_span v, buf *scratch, cx_error *err)
+/* The string starting at b->p (its opening quote). [-0, +1, m] */
+static void builder_string(json_builder *b)
 {
-    const char *why = NULL;
-    switch (v.type) {
-    case JSON_NULL: lua_pushnil(L); return 0;
-    case JSON_TRUE: lua_pushboolean(L, 1); return 0;
-    case JSON_FALSE: lua_pushboolean(L, 0); return 0;
-    case JSON_STRING:
-        buf_clear(scratch);
-        if (json_string_decode(v, scratch, &why) < 0) {
-            cx_error_set(err, "bad JSON string: %s", why ? why : "malformed");
-            return -1;
+    const char *start = b->p++;
+    int escaped = 0;
+    while (*b->p != '"') {
+        if (*b->p == '\\') {
+            escaped = 1;
+            b->p++;
         }
-        lua_pushlstring(L, scratch->data ? scratch->data : "", scratch->len);
-        return 0;
-    case JSON_NUMBER: {
-        char text[64];
-        size_t n = v.len < sizeof text - 1 ? v.len : sizeof text - 1;
-        memcpy(text, v.start, n);
-        text[n] = '\0';
-        if (!lua_stringtonumber(L, text))    /* integers stay integers */
-            lua_pushnumber(L, strtod(text, NULL));
-        return 0;
+        b->p++;
     }
-    default:
-        return push_json_container(L, v, scratch, err);
+    b->p++;
+    if (!escaped) {
+        lua_pushlstring(b->L, start + 1, (size_t)(b->p - start - 2));
+        return;
+    }
+    json_span span = {JSON_STRING, start, (size_t)(b->p - start)};
+    const char *why = NULL;
+    buf_clear(&b->scratch);
+    json_string_decode(span, &b->scratch, &why);   /* cannot fail: validated */
+    lua_pushlstring(b->L, b->scratch.data ? b->scratch.data : "", b->scratch.len);
+}
+
+/* The number at b->p: an integer when it is one and fits, else a float. [-0, +1, -] */
+static void builder_number(json_builder *b)
+{
+    const char *start = b->p;
+    int negative = *b->p == '-', whole = 1;
+    if (negative)
+        b->p++;
+    lua_Integer value = 0;
+    int digits = 0;
+    while (b->p < b->end && *b->p >= '0' && *b->p <= '9') {
+        value = value * 10 + (*b->p - '0');   /* 18 digits cannot overflow */
+        digits++;
+        b->p++;
+    }
+    while (b->p < b->end && (*b->p == '.' || *b->p == 'e' || *b->p == 'E' || *b->p == '+' || *b->p == '-' ||
+                             (*b->p >= '0' && *b->p <= '9'))) {
+        whole = 0;
+        b->p++;
+    }
+    if (whole && digits <= 18) {
+        lua_pushinteger(b->L, negative ? -value : value);
+        return;
+    }
+    char text[64];
+    size_t n = (size_t)(b->p - start) < sizeof text - 1 ? (size_t)(b->p - start) : sizeof text - 1;
+    memcpy(text, start, n);
+    text[n] = '\0';
+    if (!lua_stringtonumber(b->L, text))    /* integers that fit stay integers */
+        lua_pushnumber(b->L, strtod(text, NULL));
+}
+
+/* The value at b->p. [-0, +1, m] */
+static void builder_value(json_builder *b)
+{
+    lua_State *L = b->L;
+    builder_skip_ws(b);
+    switch (*b->p) {
+    case '{':
+        luaL_checkstack(L, 4, "JSON nesting");
+        lua_createtable(L, 0, 4);
+        b->p++;
+        for (;;) {
+            builder_skip_ws(b);
+            if (*b->p == '}')
+                break;
+            if (*b->p == ',') {
+                b->p++;
+                builder_skip_ws(b);
+            }
+            builder_string(b);               /* the key */
+            builder_skip_ws(b);
+            b->p++;                          /* ':' */
+            builder_value(b);
+            lua_rawset(L, -3);
+        }
+        b->p++;
+        return;
+    case '[': {
+        lua_Integer i = 0;
+        luaL_checkstack(L, 4, "JSON nesting");
+        lua_newtable(L);
+        b->p++;
+        for (;;) {
+            builder_skip_ws(b);
+            if (*b->p == ']')
+                break;
+            if (*b->p == ',')
+                b->p++;
+            builder_value(b);
+            lua_rawseti(L, -2, ++i);
+        }
+        b->p++;
+        return;
+    }
+    case '"': builder_string(b); return;
+    case 't': b->p += 4; lua_pushboolean(L, 1); return;
+    case 'f': b->p += 5; lua_pushboolean(L, 0); return;
+    case 'n': b->p += 4; lua_pushnil(L); return;
+    default: builder_number(b); return;
     }
 }
 
@@ -630,28 +682,10 @@ int luahost_push_json(lua_State *L, const char *text, size_t len, cx_error *err)
         cx_error_set(err, "bad JSON at byte %zu: %s", offset, why ? why : "malformed");
         return -1;
     }
-    /* Find the value's own span: skip leading blanks, classify by first byte. */
-    const char *p = text, *end = text + len;
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-        p++;
-    json_span v = {JSON_NUMBER, p, (size_t)(end - p)};
-    switch (*p) {
-    case '{': v.type = JSON_OBJECT; break;
-    case '[': v.type = JSON_ARRAY; break;
-    case '"': v.type = JSON_STRING; break;
-    case 't': v.type = JSON_TRUE; break;
-    case 'f': v.type = JSON_FALSE; break;
-    case 'n': v.type = JSON_NULL; break;
-    default: break;
-    }
-    if (v.type == JSON_STRING || v.type == JSON_NUMBER)
-        while (v.len && (v.start[v.len - 1] == ' ' || v.start[v.len - 1] == '\n' ||
-                         v.start[v.len - 1] == '\r' || v.start[v.len - 1] == '\t'))
-            v.len--;
-    buf scratch = BUF_INIT;
-    int rc = push_json_value(L, v, &scratch, err);
-    buf_free(&scratch);
-    return rc;
+    json_builder b = {L, text, text + len, BUF_INIT};
+    builder_value(&b);
+    buf_free(&b.scratch);
+    return 0;
 }
 
 /* --- display ------------------------------------------------------------------ */

@@ -501,19 +501,15 @@ static int fact_is_stored(const store_value *v)
  * when read back. */
 static void json_add_value(buf *b, const store_value *v)
 {
-    char num[40];
     switch (v->type) {
     case STORE_INT:
-        buf_printf(b, "%lld", (long long)v->i);
+        buf_add_int(b, (long long)v->i);
         break;
     case STORE_REAL:
         if (isinf(v->r)) {
             buf_add_str(b, v->r > 0 ? "1e999" : "-1e999");
         } else {
-            snprintf(num, sizeof num, "%.17g", v->r);
-            buf_add_str(b, num);
-            if (!strpbrk(num, ".eE"))
-                buf_add_str(b, ".0");       /* stays a real when read back */
+            buf_add_real(b, v->r);         /* with ".0": stays a real when read back */
         }
         break;
     default:

@@ -32,5 +32,10 @@ int buf_read_file(buf *b, const char *path);
 
 /* Appends s (len bytes) as a JSON string literal, quotes and escapes included. */
 void buf_add_json_string(buf *b, const char *s, size_t len);
+/* Appends v in decimal (as "%lld" would, without the cost of printf). */
+void buf_add_int(buf *b, long long v);
+/* Appends a finite v as the shortest decimal that reads back as v, with ".0"
+ * when it would otherwise read as an integer. */
+void buf_add_real(buf *b, double v);
 
 #endif

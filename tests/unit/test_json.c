@@ -1,4 +1,6 @@
-/* test_json.c: strict validation, cursors, string decoding. */
+/* test_json.c: strict validation, cursors, string decoding, and writing
+ * JSON strings and integers into a buf. */
+#include <stdint.h>
 #include <string.h>
 #include "check.h"
 #include "cxhost/json.h"
@@ -384,8 +386,38 @@ static void test_array_cursor(void)
     CHECK_EQ_STR(why, "unexpected text after the closing bracket");
 }
 
+/* Writing: escapes only where JSON needs them, plain runs as they are. */
+static void test_writing(void)
+{
+    buf b = BUF_INIT;
+    const char raw[] = "plain \"q\" back\\ tab\t nl\n cr\r bell\a \xc3\xa9nd";
+    buf_add_json_string(&b, raw, sizeof raw - 1);
+    CHECK_EQ_STR(buf_str(&b), "\"plain \\\"q\\\" back\\\\ tab\\t nl\\n cr\\r bell\\u0007 \xc3\xa9nd\"");
+    buf_clear(&b);
+    buf_add_json_string(&b, "", 0);
+    buf_add_json_string(&b, "\"", 1);
+    buf_add_json_string(&b, "a\0b", 3);   /* an embedded NUL is escaped, not the end */
+    CHECK_EQ_STR(buf_str(&b), "\"\"\"\\\"\"\"a\\u0000b\"");
+    const long long ints[] = {0, 7, -7, 1234567890123LL, INT64_MAX, INT64_MIN};
+    const char *texts[] = {"0", "7", "-7", "1234567890123", "9223372036854775807", "-9223372036854775808"};
+    for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
+        buf_clear(&b);
+        buf_add_int(&b, ints[i]);
+        CHECK_EQ_STR(buf_str(&b), texts[i]);
+    }
+    const double reals[] = {0.3, 1.5, -225.0, 1e20, 0.1 + 0.2, 1e-7};
+    const char *real_texts[] = {"0.3", "1.5", "-225.0", "1e+20", "0.30000000000000004", "1e-07"};
+    for (size_t i = 0; i < sizeof reals / sizeof *reals; i++) {
+        buf_clear(&b);
+        buf_add_real(&b, reals[i]);
+        CHECK_EQ_STR(buf_str(&b), real_texts[i]);
+    }
+    buf_free(&b);
+}
+
 int main(void)
 {
+    test_writing();
     test_scalars();
     test_strings();
     test_decode();

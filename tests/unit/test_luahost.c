@@ -146,6 +146,34 @@ static void test_json(void)
     CHECK_EQ_INT(luahost_to_json(L, -1, &out, &err), 0);
     CHECK_EQ_STR(buf_str(&out), "{\"a\":[1,2.5,\"x\"],\"b\":{\"c\":true},\"e\":\"\xc3\xa9\"}");
     lua_pop(L, 1);
+    /* Every shape the decoder meets, with blanks wherever JSON allows them. */
+    static const struct { const char *in, *out; } cases[] = {
+        {" { \"k\\\"ey\" : [ ] , \"n\" : { } } ", "{\"k\\\"ey\":{},\"n\":{}}"},
+        {"[0,-0,12,-34,123456789012345678,-123456789012345678]", "[0,0,12,-34,123456789012345678,-123456789012345678]"},
+        {"[1234567890123456789,-9223372036854775808,99999999999999999999]",
+         "[1234567890123456789,-9223372036854775808,1e+20]"},
+        {"[1.5,-2.25e2,3E-1,1e2]", "[1.5,-225.0,0.3,100.0]"},
+        {"[\"\",\"a\\nb\",\"\\ud83d\\ude00\",\"\xe2\x82\xac\"]", "[\"\",\"a\\nb\",\"\xf0\x9f\x98\x80\",\"\xe2\x82\xac\"]"},
+        {"[[1,[2,[3]]],{\"a\":{\"b\":[true,false]}}]", "[[1,[2,[3]]],{\"a\":{\"b\":[true,false]}}]"},
+        {"\t\"top\"\n", "\"top\""},
+        {" 42 ", "42"},
+        {"true", "true"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        buf_clear(&out);
+        CHECK_EQ_INT(luahost_push_json(L, cases[i].in, strlen(cases[i].in), &err), 0);
+        CHECK_EQ_INT(luahost_to_json(L, -1, &out, &err), 0);
+        CHECK_EQ_STR(buf_str(&out), cases[i].out);
+        lua_pop(L, 1);
+    }
+    CHECK_EQ_INT(luahost_push_json(L, "null", 4, &err), 0);
+    CHECK(lua_isnil(L, -1));
+    lua_pop(L, 1);
+    CHECK_EQ_INT(luahost_push_json(L, "[7,7.0]", 7, &err), 0);   /* integers stay integers */
+    lua_rawgeti(L, -1, 1);
+    lua_rawgeti(L, -2, 2);
+    CHECK(lua_isinteger(L, -2) && !lua_isinteger(L, -1));
+    lua_pop(L, 3);
     CHECK(luahost_push_json(L, "{\"a\":", 5, &err) < 0);
     CHECK_CONTAINS(err.text, "bad JSON");
     /* Values JSON cannot hold are refused, cycles included. */
