@@ -106,9 +106,16 @@ size_t json_utf8_length(const char *text, size_t n)
 
 int json_utf8_valid(const char *text, size_t n)
 {
-    for (size_t i = 0, k; i < n; i += k)
+    size_t i = 0, k;
+    while (i < n) {
+        if ((unsigned char)text[i] < 0x80) {   /* ASCII, the usual case, needs no call */
+            i++;
+            continue;
+        }
         if ((k = json_utf8_length(text + i, n - i)) == 0)
             return 0;
+        i += k;
+    }
     return 1;
 }
 

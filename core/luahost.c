@@ -370,6 +370,13 @@ static int luahost_msghandler(lua_State *L)
             msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
     }
     luaL_traceback(L, L, msg, 1);
+    /* The outermost frame may be the host's own C function that set up the
+     * call: it says nothing to whoever reads the traceback. */
+    static const char host_frame[] = "\n\t[C]: in ?";
+    size_t len, tail = sizeof host_frame - 1;
+    const char *text = lua_tolstring(L, -1, &len);
+    if (len > tail && memcmp(text + len - tail, host_frame, tail) == 0)
+        lua_pushlstring(L, text, len - tail);
     return 1;
 }
 

@@ -28,6 +28,8 @@ struct plugin {
     int order;
     int table_ref;       /* the table the file returned */
     int ctx_ref;
+    int on_event_ref;    /* its hooks, looked up once at load (LUA_NOREF: none) */
+    int on_refresh_ref;
     char **events;       /* NULL: every event type */
     int nevents;
 };
@@ -44,6 +46,8 @@ struct plugin_set {
     int in_hook;
     int writing;             /* effects allowed: inside an event or a refresh */
     store_origin origin;     /* plugin is filled per call */
+    const cx_event *event;        /* the event being handled, for run_on_event */
+    struct plugin *hooked;        /* the plugin whose on_event runs */
     const char *event_customer;   /* the event's customer and its id: most ctx calls name it */
     store_id event_customer_id;
 };
@@ -619,6 +623,27 @@ static int valid_plugin_name(const char *s)
     return 1;
 }
 
+/* A reference to hook's function in table t, LUA_NOREF when there is none:
+ * the event path calls it without looking it up. [-0, +0, m] */
+static int hook_ref(lua_State *L, int t, const char *hook)
+{
+    lua_getfield(L, t, hook);
+    if (!lua_isfunction(L, -1)) {
+        lua_pop(L, 1);
+        return LUA_NOREF;
+    }
+    return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+/* Gives back p's references into the registry, then p. [-0, +0, -] */
+static void plugin_release(lua_State *L, struct plugin *p)
+{
+    luaL_unref(L, LUA_REGISTRYINDEX, p->table_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, p->on_event_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, p->on_refresh_ref);
+    plugin_free(p);
+}
+
 /* Reads the plugin table at index t into a new struct plugin. [-0, +0, m] */
 static struct plugin *plugin_from_table(lua_State *L, int t, const char *path, int builtin, cx_error *err)
 {
@@ -629,7 +654,7 @@ static struct plugin *plugin_from_table(lua_State *L, int t, const char *path, i
     }
     p->builtin = builtin;
     p->path = strdup(path);
-    p->table_ref = p->ctx_ref = LUA_NOREF;
+    p->table_ref = p->ctx_ref = p->on_event_ref = p->on_refresh_ref = LUA_NOREF;
     p->order = PLUGIN_DEFAULT_ORDER;
 
     lua_getfield(L, t, "name");
@@ -703,6 +728,8 @@ static struct plugin *plugin_from_table(lua_State *L, int t, const char *path, i
             goto fail_popped;
         }
     }
+    p->on_event_ref = hook_ref(L, t, "on_event");
+    p->on_refresh_ref = hook_ref(L, t, "on_refresh");
     return p;
 fail:
     lua_pop(L, 1);
@@ -763,12 +790,10 @@ static int plugin_add(plugin_set *ps, struct plugin *p, cx_error *err)
             continue;
         if (!old->builtin) {
             cx_error_set(err, "%s: a plugin named '%s' is already loaded from %s", p->path, p->name, old->path);
-            luaL_unref(L, LUA_REGISTRYINDEX, p->table_ref);
-            plugin_free(p);
+            plugin_release(L, p);
             return -1;
         }
-        luaL_unref(L, LUA_REGISTRYINDEX, old->table_ref);
-        plugin_free(old);
+        plugin_release(L, old);
         p->replaces_builtin = 1;
         ps->items[i] = p;
         return 0;
@@ -776,7 +801,7 @@ static int plugin_add(plugin_set *ps, struct plugin *p, cx_error *err)
     struct plugin **items = realloc(ps->items, (size_t)(ps->count + 1) * sizeof *items);
     if (!items) {
         cx_error_set(err, "out of memory");
-        plugin_free(p);
+        plugin_release(L, p);
         return -1;
     }
     ps->items = items;
@@ -923,8 +948,8 @@ static int plugin_wants(const struct plugin *p, const char *type)
 }
 
 /* Pushes a fresh table for ev, so no plugin can change what the next sees.
- * [-0, +1, m] */
-static int push_event(lua_State *L, const cx_event *ev, cx_error *err)
+ * [-0, +1, e] */
+static void push_event(lua_State *L, const cx_event *ev)
 {
     lua_createtable(L, 0, 8);
     lua_pushstring(L, ev->id);
@@ -946,14 +971,26 @@ static int push_event(lua_State *L, const cx_event *ev, cx_error *err)
         lua_setfield(L, -2, "touchpoint");
     }
     if (ev->data_json) {
-        if (luahost_push_json(L, ev->data_json, strlen(ev->data_json), err) < 0) {
-            lua_pop(L, 1);
-            return -1;
-        }
+        cx_error err;
+        if (luahost_push_json(L, ev->data_json, strlen(ev->data_json), &err) < 0)
+            luaL_error(L, "event '%s': data: %s", ev->id, err.text);
     } else {
         lua_newtable(L);
     }
     lua_setfield(L, -2, "data");
+}
+
+/* Calls the on_event hook of ps->hooked with the event and the plugin's ctx;
+ * run protected, so that building ev (which allocates) cannot escape the
+ * memory cap's error handling. [-1, +0, e] */
+static int run_on_event(lua_State *L)
+{
+    plugin_set *ps = lua_touserdata(L, 1);
+    struct plugin *p = ps->hooked;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->on_event_ref);      /* [ps, fn] */
+    push_event(L, ps->event);                                /* [ps, fn, ev] */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->ctx_ref);           /* [ps, fn, ev, ctx] */
+    lua_call(L, 2, 0);                                       /* [ps] */
     return 0;
 }
 
@@ -1003,20 +1040,18 @@ int plugin_handle_event(plugin_set *ps, const cx_event *ev, store_id event_id, s
     ps->origin.event = event_id;
     ps->origin.at = ev->at;
     int rc = 0;
+    ps->event = ev;
     for (int i = 0; i < ps->count && rc == 0; i++) {
         struct plugin *p = ps->items[i];
-        if (!plugin_wants(p, ev->type) || !plugin_has_hook(L, p, "on_event"))
+        if (p->on_event_ref == LUA_NOREF || !plugin_wants(p, ev->type))
             continue;
-        push_hook(L, p, "on_event");                         /* [fn] */
-        if (push_event(L, ev, err) < 0) {                    /* [fn, ev] */
-            lua_pop(L, 1);
-            cx_error_prefix(err, "event '%s': data", ev->id);
-            rc = -1;
-            break;
-        }
-        lua_rawgeti(L, LUA_REGISTRYINDEX, p->ctx_ref);       /* [fn, ev, ctx] */
-        rc = call_hook(ps, p, "on_event", 2, ", event '%.200s'", ev->id, err);   /* [] */
+        ps->hooked = p;
+        lua_pushcfunction(L, run_on_event);                  /* [run] */
+        lua_pushlightuserdata(L, ps);                        /* [run, ps] */
+        rc = call_hook(ps, p, "on_event", 1, ", event '%.200s'", ev->id, err);   /* [] */
     }
+    ps->event = NULL;
+    ps->hooked = NULL;
     ps->writing = 0;
     ps->origin.event = 0;
     ps->event_customer = NULL;
@@ -1035,9 +1070,9 @@ int plugin_refresh(plugin_set *ps, int64_t as_of, cx_error *err)
     int rc = 0;
     for (int i = 0; i < ps->count && rc == 0; i++) {
         struct plugin *p = ps->items[i];
-        if (!plugin_has_hook(L, p, "on_refresh"))
+        if (p->on_refresh_ref == LUA_NOREF)
             continue;
-        push_hook(L, p, "on_refresh");                       /* [fn] */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, p->on_refresh_ref);   /* [fn] */
         lua_rawgeti(L, LUA_REGISTRYINDEX, p->ctx_ref);       /* [fn, ctx] */
         lua_pushinteger(L, as_of);                           /* [fn, ctx, as_of] */
         rc = call_hook(ps, p, "on_refresh", 2, ", as of %s", date, err);   /* [] */

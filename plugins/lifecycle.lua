@@ -37,14 +37,9 @@ local function stage_of(facts, now, settings)
   end
 end
 
-local function is_purchase(ev, settings)
-  for _, kind in ipairs(settings.purchase_types) do
-    if ev.type == kind then
-      return true
-    end
-  end
-  return false
-end
+-- The event types that count as purchases, as a set (filled by on_load from
+-- the purchase_types setting): is_purchase[ev.type] is true for them.
+local is_purchase = {}
 
 return {
   name = "lifecycle",
@@ -63,6 +58,9 @@ return {
     local s = ctx.config
     assert(s.new_days > 0 and s.lapsing_days > 0, "lifecycle: day counts must be positive")
     assert(s.lapsing_days < s.lapsed_days, "lifecycle: lapsing_days must be less than lapsed_days")
+    for _, kind in ipairs(s.purchase_types) do
+      is_purchase[kind] = true
+    end
   end,
 
   on_event = function(ev, ctx)
@@ -70,7 +68,7 @@ return {
       return
     end
     local facts = ctx.facts(ev.customer)
-    if not is_purchase(ev, ctx.config) then
+    if not is_purchase[ev.type] then
       if facts.stage == nil then
         ctx.fact_set(ev.customer, "stage", "prospect")
       end
