@@ -16,6 +16,7 @@
 
 struct luahost {
     lua_State *L;
+    buf json_scratch;        /* decoded JSON strings with escapes; kept, so an error cannot leak it */
     size_t memory_used;
     size_t memory_limit;
     int memory_refused;      /* the allocator said no during this call */
@@ -120,6 +121,7 @@ void luahost_free(luahost *h)
     if (!h)
         return;
     lua_close(h->L);
+    buf_free(&h->json_scratch);
     free(h);
 }
 
@@ -566,7 +568,7 @@ int luahost_to_json(lua_State *L, int idx, buf *out, cx_error *err)
 typedef struct json_builder {
     lua_State *L;
     const char *p, *end;
-    buf scratch;         /* decoded strings with escapes */
+    buf *scratch;        /* decoded strings with escapes (the host's) */
 } json_builder;
 
 static void builder_skip_ws(json_builder *b)
@@ -594,9 +596,9 @@ static void builder_string(json_builder *b)
     }
     json_span span = {JSON_STRING, start, (size_t)(b->p - start)};
     const char *why = NULL;
-    buf_clear(&b->scratch);
-    json_string_decode(span, &b->scratch, &why);   /* cannot fail: validated */
-    lua_pushlstring(b->L, b->scratch.data ? b->scratch.data : "", b->scratch.len);
+    buf_clear(b->scratch);
+    json_string_decode(span, b->scratch, &why);   /* cannot fail: validated */
+    lua_pushlstring(b->L, buf_str(b->scratch), b->scratch->len);
 }
 
 /* The number at b->p: an integer when it is one and fits, else a float. [-0, +1, -] */
@@ -609,8 +611,8 @@ static void builder_number(json_builder *b)
     lua_Integer value = 0;
     int digits = 0;
     while (b->p < b->end && *b->p >= '0' && *b->p <= '9') {
-        value = value * 10 + (*b->p - '0');   /* 18 digits cannot overflow */
-        digits++;
+        if (++digits <= 18)                   /* 18 digits cannot overflow; more go the slow way */
+            value = value * 10 + (*b->p - '0');
         b->p++;
     }
     while (b->p < b->end && (*b->p == '.' || *b->p == 'e' || *b->p == 'E' || *b->p == '+' || *b->p == '-' ||
@@ -689,9 +691,8 @@ int luahost_push_json(lua_State *L, const char *text, size_t len, cx_error *err)
         cx_error_set(err, "bad JSON at byte %zu: %s", offset, why ? why : "malformed");
         return -1;
     }
-    json_builder b = {L, text, text + len, BUF_INIT};
+    json_builder b = {L, text, text + len, &host_of(L)->json_scratch};
     builder_value(&b);
-    buf_free(&b.scratch);
     return 0;
 }
 
