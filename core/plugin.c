@@ -28,7 +28,8 @@ struct plugin {
     int order;
     int table_ref;       /* the table the file returned */
     int ctx_ref;
-    int on_event_ref;    /* its hooks, looked up once at load (LUA_NOREF: none) */
+    int on_load_ref;     /* its hooks, looked up once at load (LUA_NOREF: none) */
+    int on_event_ref;
     int on_refresh_ref;
     char **events;       /* NULL: every event type */
     int nevents;
@@ -52,8 +53,6 @@ struct plugin_set {
     store_id event_customer_id;
 };
 
-static int plugin_has_hook(lua_State *L, const struct plugin *p, const char *hook);
-static void push_hook(lua_State *L, const struct plugin *p, const char *hook);
 static int call_hook(plugin_set *ps, struct plugin *p, const char *hook, int nargs, const char *context_fmt,
                      const char *context, cx_error *err);
 
@@ -639,6 +638,7 @@ static int hook_ref(lua_State *L, int t, const char *hook)
 static void plugin_release(lua_State *L, struct plugin *p)
 {
     luaL_unref(L, LUA_REGISTRYINDEX, p->table_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, p->on_load_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, p->on_event_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, p->on_refresh_ref);
     plugin_free(p);
@@ -654,7 +654,7 @@ static struct plugin *plugin_from_table(lua_State *L, int t, const char *path, i
     }
     p->builtin = builtin;
     p->path = strdup(path);
-    p->table_ref = p->ctx_ref = p->on_event_ref = p->on_refresh_ref = LUA_NOREF;
+    p->table_ref = p->ctx_ref = p->on_load_ref = p->on_event_ref = p->on_refresh_ref = LUA_NOREF;
     p->order = PLUGIN_DEFAULT_ORDER;
 
     lua_getfield(L, t, "name");
@@ -728,6 +728,7 @@ static struct plugin *plugin_from_table(lua_State *L, int t, const char *path, i
             goto fail_popped;
         }
     }
+    p->on_load_ref = hook_ref(L, t, "on_load");
     p->on_event_ref = hook_ref(L, t, "on_event");
     p->on_refresh_ref = hook_ref(L, t, "on_refresh");
     return p;
@@ -925,9 +926,9 @@ int plugin_load_all(plugin_set *ps, cx_error *err)
     }
     for (int i = 0; i < ps->count; i++) {
         struct plugin *p = ps->items[i];
-        if (!plugin_has_hook(L, p, "on_load"))
+        if (p->on_load_ref == LUA_NOREF)
             continue;
-        push_hook(L, p, "on_load");                          /* [fn] */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, p->on_load_ref);   /* [fn] */
         lua_rawgeti(L, LUA_REGISTRYINDEX, p->ctx_ref);       /* [fn, ctx] */
         if (call_hook(ps, p, "on_load", 1, "%s", "", err) < 0)   /* [] */
             return -1;
@@ -994,15 +995,7 @@ static int run_on_event(lua_State *L)
     return 0;
 }
 
-/* Pushes p's hook function. [-0, +1, -] */
-static void push_hook(lua_State *L, const struct plugin *p, const char *hook)
-{
-    lua_rawgeti(L, LUA_REGISTRYINDEX, p->table_ref);         /* [table] */
-    lua_getfield(L, -1, hook);                               /* [table, fn] */
-    lua_remove(L, -2);                                       /* [fn] */
-}
-
-/* Calls the hook pushed with push_hook and its nargs arguments; on failure
+/* Calls the hook function pushed below its nargs arguments; on failure
  * the error says which plugin, file and hook, and what it was handling
  * (the context is formatted only then: this is the hot path).
  * [-(nargs+1), +0, -] */
@@ -1018,16 +1011,6 @@ static int call_hook(plugin_set *ps, struct plugin *p, const char *hook, int nar
         cx_error_prefix(err, "plugin '%s' (%s), hook %s%s", p->name, p->path, hook, where);
     }
     return rc;
-}
-
-/* [-0, +0, -] */
-static int plugin_has_hook(lua_State *L, const struct plugin *p, const char *hook)
-{
-    lua_rawgeti(L, LUA_REGISTRYINDEX, p->table_ref);
-    lua_getfield(L, -1, hook);
-    int has = lua_isfunction(L, -1);
-    lua_pop(L, 2);
-    return has;
 }
 
 /* [-0, +0, -] */
