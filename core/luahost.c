@@ -19,6 +19,7 @@ struct luahost {
     buf json_scratch;        /* decoded JSON strings with escapes; kept, so an error cannot leak it */
     size_t memory_used;
     size_t memory_limit;
+    size_t memory_exempt;    /* the host's own (cached facts), not capped */
     int memory_refused;      /* the allocator said no during this call */
     int64_t budget;          /* instructions per outermost call */
     int64_t spent;
@@ -46,7 +47,7 @@ static void *luahost_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         h->memory_used -= old;
         return NULL;
     }
-    if (nsize > old && h->memory_used - old + nsize > h->memory_limit) {
+    if (nsize > old && h->memory_used - old + nsize > h->memory_limit + h->memory_exempt) {
         h->memory_refused = 1;
         return NULL;
     }
@@ -129,6 +130,7 @@ lua_State *luahost_state(luahost *h) { return h->L; }
 void luahost_set_memory_limit(luahost *h, size_t bytes) { h->memory_limit = bytes; }
 size_t luahost_memory_limit(const luahost *h) { return h->memory_limit; }
 size_t luahost_memory_used(const luahost *h) { return h->memory_used; }
+void luahost_set_memory_exempt(luahost *h, size_t bytes) { h->memory_exempt = bytes; }
 void luahost_set_instruction_budget(luahost *h, int64_t n) { h->budget = n > 0 ? n : LUAHOST_DEFAULT_INSTRUCTIONS; }
 int64_t luahost_instruction_budget(const luahost *h) { return h->budget; }
 

@@ -15,6 +15,7 @@
 #include "embedded.h"
 #include "cxhost/buf.h"
 #include "cxhost/cxlib.h"
+#include "cxhost/facts.h"
 #include "cxhost/plugin.h"
 #include "cxhost/utc.h"
 
@@ -38,6 +39,7 @@ struct plugin {
 struct plugin_set {
     luahost *host;
     store *st;
+    facts *facts;
     char *client;
     char *plugin_dir;
     int config_ref;
@@ -72,13 +74,15 @@ static void plugin_free(struct plugin *p)
     free(p);
 }
 
-plugin_set *plugin_set_new(luahost *h, store *st, const char *client, const char *plugin_dir, int config_ref)
+plugin_set *plugin_set_new(luahost *h, store *st, facts *f, const char *client, const char *plugin_dir,
+                           int config_ref)
 {
     plugin_set *ps = calloc(1, sizeof *ps);
     if (!ps)
         return NULL;
     ps->host = h;
     ps->st = st;
+    ps->facts = f;
     ps->client = strdup(client);
     ps->plugin_dir = plugin_dir ? strdup(plugin_dir) : NULL;
     ps->config_ref = config_ref;
@@ -160,14 +164,6 @@ static store_origin ctx_origin(struct plugin *p)
     return o;
 }
 
-/* Reads the Lua value at idx as a fact's value. [-0, +0, v] */
-static void ctx_to_value(lua_State *L, int idx, store_value *v, const char *fn, const char *name)
-{
-    if (cxlib_to_value(L, idx, v) < 0)
-        luaL_error(L, "ctx.%s: fact '%s' must be a number, string, boolean or nil, not a %s",
-                   fn, name, luaL_typename(L, idx));
-}
-
 /* [-0, +0, v] */
 static void ctx_check_name(lua_State *L, const char *what, const char *fn, const char *s)
 {
@@ -183,36 +179,8 @@ static int ctx_facts_set(lua_State *L)
     ctx_check_writing(L, p, "facts_set");
     store_id customer = ctx_customer(L, p, 1, "facts_set");
     luaL_checktype(L, 2, LUA_TTABLE);
-    enum { MAX_FACTS = 64 };
-    const char *names[MAX_FACTS];
-    store_value values[MAX_FACTS];
-    int n = 0;
-    lua_pushnil(L);
-    while (lua_next(L, 2)) {                 /* [customer, t, k, v] */
-        if (lua_type(L, -2) != LUA_TSTRING)
-            return luaL_error(L, "ctx.facts_set: fact names must be strings");
-        if (n == MAX_FACTS)
-            return luaL_error(L, "ctx.facts_set: at most %d facts at once", MAX_FACTS);
-        names[n] = lua_tostring(L, -2);
-        ctx_check_name(L, "a fact name", "facts_set", names[n]);
-        ctx_to_value(L, -1, &values[n], "facts_set", names[n]);
-        n++;
-        lua_pop(L, 1);                       /* the strings stay alive in the table */
-    }
-    /* Sorted, so the audit row reads the same however the table was built. */
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
-            const char *tn = names[j];
-            store_value tv = values[j];
-            names[j] = names[j - 1];
-            values[j] = values[j - 1];
-            names[j - 1] = tn;
-            values[j - 1] = tv;
-        }
-    cx_error err;
     store_origin o = ctx_origin(p);
-    if (store_facts_set(p->set->st, &o, customer, n, names, values, &err) < 0)
-        return luaL_error(L, "ctx.facts_set: %s", err.text);
+    facts_merge(p->set->facts, &o, customer, 2, "ctx.facts_set");
     return 0;
 }
 
@@ -223,36 +191,9 @@ static int ctx_fact_set(lua_State *L)
     ctx_check_writing(L, p, "fact_set");
     store_id customer = ctx_customer(L, p, 1, "fact_set");
     const char *name = luaL_checkstring(L, 2);
-    ctx_check_name(L, "a fact name", "fact_set", name);
-    store_value v;
-    ctx_to_value(L, 3, &v, "fact_set", name);
-    cx_error err;
+    lua_settop(L, 3);
     store_origin o = ctx_origin(p);
-    if (store_facts_set(p->set->st, &o, customer, 1, &name, &v, &err) < 0)
-        return luaL_error(L, "ctx.fact_set: %s", err.text);
-    return 0;
-}
-
-struct fact_lookup {
-    lua_State *L;
-    const char *name;   /* one fact, or NULL for all into the table on top */
-    int found;
-};
-
-/* [-0, +(0|1), m] */
-static int fact_lookup_row(void *ud, const char *plugin, const char *name, const store_value *v)
-{
-    struct fact_lookup *f = ud;
-    (void)plugin;
-    if (f->name) {
-        if (strcmp(name, f->name) != 0)
-            return 0;
-        cxlib_push_value(f->L, v);
-        f->found = 1;
-        return 1;
-    }
-    cxlib_push_value(f->L, v);
-    lua_setfield(f->L, -2, name);
+    facts_set_one(p->set->facts, &o, customer, name, 3, "ctx.fact_set");
     return 0;
 }
 
@@ -267,21 +208,11 @@ static int ctx_fact(lua_State *L)
     int found = find_customer(p->set, luaL_checkstring(L, 1), &customer, &err);
     if (found < 0)
         return luaL_error(L, "ctx.fact: %s", err.text);
-    struct fact_lookup f = {L, name, 0};
-    if (found && store_facts_each(p->set->st, customer, owner, fact_lookup_row, &f, &err) < 0)
-        return luaL_error(L, "ctx.fact: %s", err.text);
-    if (!f.found)
+    if (found)
+        facts_push_one(p->set->facts, customer, owner, name);
+    else
         lua_pushnil(L);
     return 1;
-}
-
-/* Pushes a table of the customer's facts from owner (empty for customer 0).
- * [-0, +1, m]; on failure the table is pushed all the same, with err set. */
-static int push_facts(lua_State *L, store *st, store_id customer, const char *owner, cx_error *err)
-{
-    lua_createtable(L, 0, 8);   /* room for a plugin's usual few facts, so filling it does not rehash */
-    struct fact_lookup f = {L, NULL, 0};
-    return customer ? store_facts_each(st, customer, owner, fact_lookup_row, &f, err) : 0;
 }
 
 /* ctx.facts(customer [, plugin]) [-(1|2), +1, e]: a table of name = value. */
@@ -292,8 +223,16 @@ static int ctx_facts(lua_State *L)
     store_id customer = 0;
     cx_error err;
     int found = find_customer(p->set, luaL_checkstring(L, 1), &customer, &err);
-    if (found < 0 || push_facts(L, p->set->st, found ? customer : 0, owner, &err) < 0)
+    if (found < 0)
         return luaL_error(L, "ctx.facts: %s", err.text);
+    if (!found) {
+        lua_newtable(L);
+        return 1;
+    }
+    /* Its own facts, during a hook that writes: the cached table itself. */
+    store_origin o = ctx_origin(p);
+    int own = strcmp(owner, p->name) == 0;
+    facts_push(p->set->facts, customer, own ? p->name : owner, own && p->set->writing ? &o : NULL);
     return 1;
 }
 
@@ -305,29 +244,42 @@ struct each_customer {
     int failed;    /* an error object is on the stack */
 };
 
-/* Calls fn(customer, facts) for one customer, protected: an error stops the
- * walk and is left on the stack for ctx_each_customer to raise once the store
- * is done. [-0, +(0|1), -] */
-static int each_customer_call(void *ud, store_id customer, const char *external)
+/* Calls fn(customer, facts) for one customer that has facts. Arguments:
+ * fn, the walk (light userdata), the customer's id, its external id (light
+ * userdata), whether the store holds facts for it. [-5, +0, e] */
+static int each_customer_step(lua_State *L)
+{
+    struct each_customer *e = lua_touserdata(L, 2);
+    store_id customer = lua_tointeger(L, 3);
+    if (!facts_has(e->ps->facts, customer, e->owner, lua_toboolean(L, 5)))
+        return 0;
+    lua_pushvalue(L, 1);                                     /* [.., fn] */
+    lua_pushstring(L, lua_touserdata(L, 4));                 /* [.., fn, customer] */
+    facts_push(e->ps->facts, customer, e->owner, NULL);      /* [.., fn, customer, facts] */
+    lua_call(L, 2, 0);
+    return 0;
+}
+
+/* The store's callback for one customer: runs each_customer_step
+ * protected, so an error stops the walk and is left on the stack for
+ * ctx_each_customer to raise once the store is done. [-0, +(0|1), -] */
+static int each_customer_call(void *ud, store_id customer, const char *external, int stored)
 {
     struct each_customer *e = ud;
     lua_State *L = e->L;
     plugin_set *ps = e->ps;
-    cx_error err;
-    lua_pushvalue(L, e->fn);                                 /* [fn] */
-    lua_pushstring(L, external);                             /* [fn, customer] */
-    if (push_facts(L, ps->st, customer, e->owner, &err) < 0) {     /* [fn, customer, facts] */
-        lua_pop(L, 3);
-        lua_pushfstring(L, "ctx.each_customer: %s", err.text);
-        e->failed = 1;
-        return 1;
-    }
+    lua_pushcfunction(L, each_customer_step);
+    lua_pushvalue(L, e->fn);
+    lua_pushlightuserdata(L, e);
+    lua_pushinteger(L, customer);
+    lua_pushlightuserdata(L, (void *)external);
+    lua_pushboolean(L, stored);
     /* ctx calls about this customer skip the lookup, as during its event. */
     const char *saved = ps->event_customer;
     store_id saved_id = ps->event_customer_id;
     ps->event_customer = external;
     ps->event_customer_id = customer;
-    int rc = lua_pcall(L, 2, 0, 0);
+    int rc = lua_pcall(L, 5, 0, 0);
     ps->event_customer = saved;
     ps->event_customer_id = saved_id;
     if (rc != LUA_OK) {
@@ -1017,6 +969,8 @@ static int call_hook(plugin_set *ps, struct plugin *p, const char *hook, int nar
 int plugin_handle_event(plugin_set *ps, const cx_event *ev, store_id event_id, store_id customer_id, cx_error *err)
 {
     lua_State *L = luahost_state(ps->host);
+    if (facts_trim(ps->facts, err) < 0)
+        return -1;
     ps->writing = 1;
     ps->event_customer = customer_id ? ev->customer : NULL;
     ps->event_customer_id = customer_id;

@@ -8,6 +8,7 @@
 #include <lauxlib.h>
 #include "cxhost/buf.h"
 #include "cxhost/cxlib.h"
+#include "cxhost/facts.h"
 #include "cxhost/session.h"
 #include "cxhost/workspace.h"
 
@@ -15,6 +16,7 @@ struct session {
     char *home, *client, *dir;
     store *st;
     luahost *host;
+    facts *facts;
     plugin_set *plugins;
     int config_ref;
     int print_to_stderr;
@@ -98,7 +100,7 @@ static int session_load_config(session *s, cx_error *err)
         if (has_ins)
             luahost_set_instruction_budget(s->host, instructions);
         if (has_facts)
-            store_set_fact_cache_limit(s->st, (size_t)facts_mb << 20);
+            facts_set_limit(s->facts, (size_t)facts_mb << 20);
     } else if (!lua_isnil(L, -1)) {
         cx_error_set(err, "%s: limits must be a table ({ memory_mb = 256, instructions = 100000000 })", path.data);
         lua_pop(L, 3);
@@ -142,11 +144,15 @@ int session_open(const char *home, const char *client, session **out, cx_error *
         goto done;
     if (!(s->host = luahost_new(0, err)))
         goto done;
+    if (!(s->facts = facts_new(s->host, s->st))) {
+        cx_error_set(err, "out of memory");
+        goto done;
+    }
     luahost_set_env_fn(s->host, cxlib_add, s);
     luahost_set_print_fn(s->host, session_print, s);
     if (session_load_config(s, err) < 0)
         goto done;
-    s->plugins = plugin_set_new(s->host, s->st, client, plugins.data, s->config_ref);
+    s->plugins = plugin_set_new(s->host, s->st, s->facts, client, plugins.data, s->config_ref);
     if (!s->plugins) {
         cx_error_set(err, "out of memory");
         goto done;
@@ -172,6 +178,7 @@ void session_close(session *s)
     if (s->st && store_in_transaction(s->st))
         store_rollback(s->st);
     plugin_set_free(s->plugins);
+    facts_free(s->facts);
     luahost_free(s->host);
     store_close(s->st);
     free(s->home);

@@ -4,8 +4,8 @@
  * statements of the hot path, and the caches of customer and touchpoint ids.
  * The id caches are dropped whenever a transaction or savepoint is taken
  * back, because ids handed out inside it no longer exist. Customer facts are
- * held in a fact cache for the length of a transaction (factcache.h) and
- * written back before any query reads the tables and at commit. */
+ * cached above the store (facts.h), which it asks to write them back
+ * before any query reads the tables and at commit. */
 
 #include <errno.h>
 #include <math.h>
@@ -20,7 +20,6 @@
 #include "cxhost/json.h"
 #include "cxhost/strmap.h"
 #include "cxhost/utc.h"
-#include "factcache.h"
 
 /* Each entry moves the schema from version i to i + 1. Add, never edit. */
 static const char *const migrations[] = {
@@ -278,9 +277,8 @@ struct store {
     int in_savepoint;
     strmap customers;     /* external id -> id, for this connection's writes */
     strmap touchpoints;   /* name -> id */
-    factcache *facts;     /* facts of this transaction, see factcache.h */
+    store_cache cache;    /* the facts above the store (cache.ud NULL: none) */
     store_id new_from;    /* customers from this id on have no facts in the database yet */
-    size_t fact_cache_limit; /* bytes of cached facts before they are written back and dropped */
     buf detail;           /* scratch for audit details */
     buf scratch, scratch2; /* scratch for facts' JSON */
 };
@@ -424,8 +422,6 @@ int store_open(const char *path, int create, store **out, cx_error *err)
         return -1;
     }
     s->path = strdup(path);
-    s->facts = factcache_new();
-    s->fact_cache_limit = STORE_FACT_CACHE_DEFAULT;
     s->new_from = INT64_MAX;
     int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
     if (!s->path || sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
@@ -462,7 +458,6 @@ void store_close(store *s)
         sqlite3_close(s->db);
     strmap_free(&s->customers);
     strmap_free(&s->touchpoints);
-    factcache_free(s->facts);
     buf_free(&s->detail);
     buf_free(&s->scratch);
     buf_free(&s->scratch2);
@@ -490,73 +485,24 @@ static void store_forget_caches(store *s)
     strmap_clear(&s->touchpoints);
 }
 
-/* Whether a fact's value goes into its JSON row: nil is an unset fact, and
- * NaN has no JSON form (SQLite would store it as NULL too). */
-static int fact_is_stored(const store_value *v)
+void store_set_cache(store *s, const store_cache *c)
 {
-    return v->type != STORE_NULL && !(v->type == STORE_REAL && isnan(v->r));
+    if (c)
+        s->cache = *c;
+    else
+        memset(&s->cache, 0, sizeof s->cache);
 }
 
-/* Appends a stored fact's value as JSON; infinities overflow to themselves
- * when read back. */
-static void json_add_value(buf *b, const store_value *v)
+/* Has the cache above write back what SQL is about to read. */
+static int store_write_back(store *s, cx_error *err)
 {
-    switch (v->type) {
-    case STORE_INT:
-        buf_add_int(b, (long long)v->i);
-        break;
-    case STORE_REAL:
-        if (isinf(v->r)) {
-            buf_add_str(b, v->r > 0 ? "1e999" : "-1e999");
-        } else {
-            buf_add_real(b, v->r);         /* with ".0": stays a real when read back */
-        }
-        break;
-    default:
-        buf_add_json_string(b, v->s, v->len);
-    }
+    return s->in_transaction && s->cache.write_back ? s->cache.write_back(s->cache.ud, err) : 0;
 }
 
-/* Writes one changed fact set back: its facts as one JSON object, or no row
- * when none is set. */
-static int flush_set(void *ud, const fact_set *set)
+static void store_cache_forget(store *s)
 {
-    store *s = ud;
-    cx_error err;
-    buf *b = &s->scratch;
-    int n = 0;
-    buf_clear(b);
-    buf_add_char(b, '{');
-    for (int i = 0; i < set->count; i++) {
-        const fact *f = &set->facts[i];
-        if (!fact_is_stored(&f->value))
-            continue;
-        if (n++)
-            buf_add_char(b, ',');
-        buf_add_json_string(b, f->name, strlen(f->name));
-        buf_add_char(b, ':');
-        json_add_value(b, &f->value);
-    }
-    buf_add_char(b, '}');
-    sqlite3_stmt *st = store_stmt(s, n ? ST_STATE_SET : ST_STATE_DELETE, &err);
-    if (!st)
-        return -1;
-    sqlite3_bind_int64(st, 1, set->customer);
-    bind_text(st, 2, set->plugin);
-    if (n) {
-        sqlite3_bind_text(st, 3, b->data, (int)b->len, SQLITE_STATIC);
-        bind_id(st, 4, set->event);
-        sqlite3_bind_int64(st, 5, set->at);
-    }
-    return store_step_done(s, st, &err, "writing facts") < 0 ? -1 : 0;
-}
-
-/* Writes every changed fact of the transaction back to the database. */
-static int store_flush_facts(store *s, cx_error *err)
-{
-    if (factcache_flush(s->facts, flush_set, s) < 0)
-        return store_fail(s, err, "writing facts");
-    return 0;
+    if (s->cache.forget)
+        s->cache.forget(s->cache.ud);
 }
 
 /* Notes where the ids of customers added from now on start: their facts
@@ -568,20 +514,6 @@ static int store_note_new_customers(store *s, cx_error *err)
     if (!st || store_step_int(s, st, &max, err, "reading customers") < 0)
         return -1;
     s->new_from = max + 1;
-    return 0;
-}
-
-void store_set_fact_cache_limit(store *s, size_t bytes) { s->fact_cache_limit = bytes; }
-
-/* Keeps the fact cache bounded (the default, 256 MiB, holds about half a
- * million customers of a plugin like lifecycle): between events, writes it back and empties it. */
-static int store_trim_facts(store *s, cx_error *err)
-{
-    if (s->in_savepoint || factcache_bytes(s->facts) < s->fact_cache_limit)
-        return 0;
-    if (store_flush_facts(s, err) < 0 || store_note_new_customers(s, err) < 0)
-        return -1;
-    factcache_clear(s->facts);
     return 0;
 }
 
@@ -609,12 +541,12 @@ int store_begin(store *s, cx_error *err)
 
 int store_commit(store *s, cx_error *err)
 {
-    if (store_flush_facts(s, err) < 0 || store_exec(s, "COMMIT", err) < 0) {
+    if (store_write_back(s, err) < 0 || store_exec(s, "COMMIT", err) < 0) {
         store_rollback(s);
         return -1;
     }
     s->in_transaction = 0;
-    factcache_clear(s->facts);
+    store_cache_forget(s);
     return 0;
 }
 
@@ -625,24 +557,28 @@ void store_rollback(store *s)
     s->in_transaction = 0;
     s->in_savepoint = 0;
     store_forget_caches(s);
-    factcache_clear(s->facts);
+    store_cache_forget(s);
 }
 
 int store_in_transaction(const store *s) { return s->in_transaction; }
 
 int store_savepoint(store *s, cx_error *err)
 {
-    if (store_trim_facts(s, err) < 0 || store_run(s, ST_SAVEPOINT, err, "starting an event") < 0)
+    if ((s->cache.event_begin && s->cache.event_begin(s->cache.ud, err) < 0) ||
+        store_run(s, ST_SAVEPOINT, err, "starting an event") < 0) {
+        if (s->cache.event_end)
+            s->cache.event_end(s->cache.ud, 0);
         return -1;
+    }
     s->in_savepoint = 1;
-    factcache_mark(s->facts);
     return 0;
 }
 
 int store_release(store *s, cx_error *err)
 {
     s->in_savepoint = 0;
-    factcache_release(s->facts);
+    if (s->cache.event_end)
+        s->cache.event_end(s->cache.ud, 1);
     return store_run(s, ST_RELEASE, err, "finishing an event");
 }
 
@@ -654,7 +590,8 @@ void store_rollback_savepoint(store *s)
     store_run(s, ST_ROLLBACK_TO, &ignored, "taking an event back");
     store_run(s, ST_RELEASE, &ignored, "taking an event back");
     s->in_savepoint = 0;
-    factcache_undo(s->facts);
+    if (s->cache.event_end)
+        s->cache.event_end(s->cache.ud, 0);
     store_forget_caches(s);
 }
 
@@ -798,136 +735,54 @@ static int store_audit(store *s, const store_origin *o, store_id customer, const
     return store_step_done(s, st, err, "writing the audit trail");
 }
 
-/* Reads one fact of a customer_state row into set. Returns 0, or -1 with *why. */
-static int load_fact(store *s, fact_set *set, json_span key, json_span value, const char **why)
+int store_facts_load(store *s, store_id customer, const char *plugin, buf *json, cx_error *err)
 {
-    buf *name = &s->scratch, *text = &s->scratch2;
-    store_value v = {STORE_NULL, 0, 0, NULL, 0};
-    buf_clear(name);
-    if (json_string_decode(key, name, why) < 0)
-        return -1;
-    switch (value.type) {
-    case JSON_NUMBER: {
-        char num[64];
-        size_t len = value.len < sizeof num - 1 ? value.len : sizeof num - 1;
-        memcpy(num, value.start, len);
-        num[len] = '\0';
-        char *end;
-        errno = 0;
-        if (!strpbrk(num, ".eE")) {
-            v.type = STORE_INT;
-            v.i = strtoll(num, &end, 10);
-        }
-        if (v.type == STORE_NULL || errno == ERANGE) {
-            v.type = STORE_REAL;
-            v.r = strtod(num, &end);
-        }
-        break;
-    }
-    case JSON_STRING:
-        buf_clear(text);
-        if (json_string_decode(value, text, why) < 0)
-            return -1;
-        v.type = STORE_TEXT;
-        v.s = buf_str(text);
-        v.len = text->len;
-        break;
-    case JSON_TRUE:
-    case JSON_FALSE:
-        v.type = STORE_INT;
-        v.i = value.type == JSON_TRUE;
-        break;
-    case JSON_NULL:
-        return 0;
-    default:
-        *why = "a fact is an array or an object";
-        return -1;
-    }
-    factcache_load(set, buf_str(name), &v);
-    return 0;
-}
-
-/* The cached facts of (customer, plugin), read from the database on first use. */
-static fact_set *store_fact_set_for(store *s, store_id customer, const char *plugin, cx_error *err)
-{
-    fact_set *set = factcache_find(s->facts, customer, plugin);
-    if (set)
-        return set;
+    buf_clear(json);
     if (customer >= s->new_from)
-        return factcache_add(s->facts, customer, plugin);
+        return 0;
     sqlite3_stmt *st = store_stmt(s, ST_STATE_LOAD, err);
     if (!st)
-        return NULL;
-    set = factcache_add(s->facts, customer, plugin);
+        return -1;
     sqlite3_bind_int64(st, 1, customer);
     bind_text(st, 2, plugin);
     int rc = sqlite3_step(st);
-    const char *why = NULL;
-    if (rc == SQLITE_ROW) {
-        const char *json = (const char *)sqlite3_column_text(st, 0);
-        size_t len = (size_t)sqlite3_column_bytes(st, 0);
-        json_cursor c;
-        json_span key, value;
-        int more = json ? json_object_begin(&c, json, len, &why) : -1;
-        while (more == 0 && (more = json_object_next(&c, &key, &value, &why)) == 1)
-            more = load_fact(s, set, key, value, &why);
-        if (!json && !why)
-            why = "no text";
-    }
+    if (rc == SQLITE_ROW)
+        buf_add(json, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        store_fail(s, err, "reading facts");
-        return NULL;
-    }
-    if (why) {
-        cx_error_set(err, "%s: customer_state of customer %lld, plugin '%s': %s", s->path, (long long)customer,
-                     plugin, why);
-        return NULL;
-    }
-    return set;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(s, err, "reading facts");
+    return rc == SQLITE_ROW;
 }
 
-int store_facts_set(store *s, const store_origin *o, store_id customer, int n,
-                    const char *const *names, const store_value *values, cx_error *err)
+int store_facts_write(store *s, store_id customer, const char *plugin, const char *json, size_t len,
+                      store_id event, int64_t at, cx_error *err)
 {
     if (!s->in_transaction) {
         cx_error_set(err, "%s: facts are written only inside a transaction", s->path);
         return -1;
     }
-    if (store_trim_facts(s, err) < 0)
+    sqlite3_stmt *st = store_stmt(s, json ? ST_STATE_SET : ST_STATE_DELETE, err);
+    if (!st)
         return -1;
-    for (int i = 0; i < n; i++) {
-        /* Facts are stored as JSON, whose text is UTF-8. */
-        if (!json_utf8_valid(names[i], strlen(names[i]))) {
-            cx_error_set(err, "a fact name must be UTF-8 text");
-            return -1;
-        }
-        if (values[i].type == STORE_TEXT && !json_utf8_valid(values[i].s, values[i].len)) {
-            cx_error_set(err, "fact '%s': a text value must be UTF-8 (this one holds other bytes)", names[i]);
-            return -1;
-        }
+    sqlite3_bind_int64(st, 1, customer);
+    bind_text(st, 2, plugin);
+    if (json) {
+        sqlite3_bind_text(st, 3, json, (int)len, SQLITE_STATIC);
+        bind_id(st, 4, event);
+        sqlite3_bind_int64(st, 5, at);
     }
-    fact_set *set = store_fact_set_for(s, customer, o->plugin, err);
-    if (!set)
+    if (store_step_done(s, st, err, "writing facts") < 0)
         return -1;
-    for (int i = 0; i < n; i++)
-        factcache_set(s->facts, set, names[i], &values[i], o->event, o->at);
+    /* Customers from new_from on no longer all lack a row. */
+    if (json && customer >= s->new_from)
+        s->new_from = customer + 1;
     return 0;
 }
 
 int store_facts_each(store *s, store_id customer, const char *plugin, store_fact_fn fn, void *ud, cx_error *err)
 {
-    if (s->in_transaction && plugin) {
-        fact_set *set = store_fact_set_for(s, customer, plugin, err);
-        if (!set)
-            return -1;
-        for (int i = 0; i < set->count; i++)
-            if (fn(ud, plugin, set->facts[i].name, &set->facts[i].value))
-                break;
-        return 0;
-    }
-    if (s->in_transaction && store_flush_facts(s, err) < 0)
+    if (store_write_back(s, err) < 0)
         return -1;
     sqlite3_stmt *st = store_stmt(s, plugin ? ST_FACTS_PLUGIN : ST_FACTS_ALL, err);
     int rc;
@@ -949,20 +804,11 @@ int store_facts_each(store *s, store_id customer, const char *plugin, store_fact
     return 0;
 }
 
-/* Whether the cached set holds any fact (a set emptied in this transaction
- * does not count). */
-static int fact_set_has_facts(const fact_set *set)
-{
-    for (int i = 0; i < set->count; i++)
-        if (fact_is_stored(&set->facts[i].value))
-            return 1;
-    return 0;
-}
-
 int store_facts_customers(store *s, const char *plugin, store_customer_fn fn, void *ud, cx_error *err)
 {
     enum { PAGE = 1024 };
     store_id ids[PAGE];
+    int stored[PAGE];
     size_t external_at[PAGE];   /* where each external id starts in names */
     buf names = BUF_INIT;
     store_id after = 0;
@@ -985,9 +831,7 @@ int store_facts_customers(store *s, const char *plugin, store_customer_fn fn, vo
             store_id id = sqlite3_column_int64(st, 0);
             rows++;
             after = id;
-            fact_set *set = s->in_transaction ? factcache_find(s->facts, id, plugin) : NULL;
-            if (set ? !fact_set_has_facts(set) : !sqlite3_column_int(st, 2))
-                continue;
+            stored[n] = sqlite3_column_int(st, 2);
             ids[n] = id;
             external_at[n++] = names.len;
             buf_add(&names, sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1) + 1);
@@ -997,7 +841,7 @@ int store_facts_customers(store *s, const char *plugin, store_customer_fn fn, vo
         if (step != SQLITE_DONE)
             stop = store_fail(s, err, "listing customers");
         for (int i = 0; i < n && !stop; i++)
-            if (fn(ud, ids[i], names.data + external_at[i]))
+            if (fn(ud, ids[i], names.data + external_at[i], stored[i]))
                 stop = 1;
     } while (!stop && rows == PAGE);
     buf_free(&names);
@@ -1168,7 +1012,7 @@ int store_query(store *s, const char *sql, const store_value *params, int nparam
 {
     sqlite3_stmt *st = NULL;
     const char *tail = NULL;
-    if (s->in_transaction && store_flush_facts(s, err) < 0)
+    if (store_write_back(s, err) < 0)
         return -1;
     sqlite3_set_authorizer(s->db, query_authorizer, NULL);
     int prepared = sqlite3_prepare_v2(s->db, sql, -1, &st, &tail);

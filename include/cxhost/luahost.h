@@ -38,6 +38,9 @@ lua_State *luahost_state(luahost *h);
 void luahost_set_memory_limit(luahost *h, size_t bytes);
 size_t luahost_memory_limit(const luahost *h);
 size_t luahost_memory_used(const luahost *h);
+/* Memory the host itself keeps in the state (cached facts), left out of
+ * what the cap counts: the cap is for what plugins and scripts hold. */
+void luahost_set_memory_exempt(luahost *h, size_t bytes);
 void luahost_set_instruction_budget(luahost *h, int64_t instructions);
 int64_t luahost_instruction_budget(const luahost *h);
 void luahost_set_env_fn(luahost *h, luahost_env_fn fn, void *ud);

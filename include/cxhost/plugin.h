@@ -17,6 +17,7 @@
 
 #include <stdint.h>
 #include "cxhost/error.h"
+#include "cxhost/facts.h"
 #include "cxhost/event.h"
 #include "cxhost/luahost.h"
 #include "cxhost/store.h"
@@ -33,8 +34,10 @@ typedef struct plugin_info {
     int replaces_builtin;  /* a client plugin that took a built-in's place */
 } plugin_info;
 
-/* config_ref: a registry reference to the client's config table (or LUA_NOREF). */
-plugin_set *plugin_set_new(luahost *h, store *st, const char *client, const char *plugin_dir, int config_ref);
+/* config_ref: a registry reference to the client's config table (or LUA_NOREF);
+ * f: the facts cache the plugins' ctx reads and writes. */
+plugin_set *plugin_set_new(luahost *h, store *st, facts *f, const char *client, const char *plugin_dir,
+                           int config_ref);
 void plugin_set_free(plugin_set *ps);
 
 /* Loads the built-in plugins, then every *.lua file in the client's plugin

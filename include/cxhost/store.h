@@ -24,6 +24,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include "cxhost/buf.h"
 #include "cxhost/error.h"
 #include "cxhost/event.h"
 
@@ -39,10 +40,19 @@ typedef int64_t store_id;
 int store_open(const char *path, int create, store **out, cx_error *err);
 void store_close(store *s);
 int store_schema_version(store *s);
-/* How much memory the facts of a write transaction may hold before they are
- * written back and dropped from memory (default STORE_FACT_CACHE_DEFAULT). */
-#define STORE_FACT_CACHE_DEFAULT ((size_t)256 << 20)
-void store_set_fact_cache_limit(store *s, size_t bytes);
+
+/* A write-back cache above the store (facts.h): the store calls it when
+ * what it holds must reach the database, and at the edges of events and
+ * transactions. */
+typedef struct store_cache {
+    void *ud;
+    int (*write_back)(void *ud, cx_error *err);   /* before SQL reads the store, and at commit */
+    int (*event_begin)(void *ud, cx_error *err);  /* before an event's savepoint opens */
+    void (*event_end)(void *ud, int kept);        /* the savepoint was released (1) or taken back (0) */
+    void (*forget)(void *ud);                     /* the transaction has ended */
+} store_cache;
+/* c is copied; NULL removes it. */
+void store_set_cache(store *s, const store_cache *c);
 
 /* --- transactions ------------------------------------------------------ */
 int store_begin(store *s, cx_error *err);      /* a write transaction */
@@ -96,20 +106,22 @@ int store_event_insert(store *s, const cx_event *ev, store_id customer, store_id
                        store_id import_id, store_id *event_id, cx_error *err);
 
 /* --- effects ------------------------------------------------------------- */
-/* Sets n facts of plugin o->plugin about a customer (inside a transaction).
- * Facts are held in memory until commit or the next query, and a taken-back
- * savepoint restores them. */
-int store_facts_set(store *s, const store_origin *o, store_id customer, int n,
-                    const char *const *names, const store_value *values, cx_error *err);
+/* Facts are one JSON object per (customer, plugin) (see facts.h, which
+ * caches them). Reads the object into json: 1 found, 0 none, -1 error. */
+int store_facts_load(store *s, store_id customer, const char *plugin, buf *json, cx_error *err);
+/* Writes the object (inside a transaction); NULL for none. The event and
+ * time are those of the last change. */
+int store_facts_write(store *s, store_id customer, const char *plugin, const char *json, size_t len,
+                      store_id event, int64_t at, cx_error *err);
 /* Calls fn for each fact of the customer (of one plugin, or all when plugin is
  * NULL), in plugin and name order. fn returns non-zero to stop. Strings live
  * for the call only. */
 typedef int (*store_fact_fn)(void *ud, const char *plugin, const char *name, const store_value *v);
 int store_facts_each(store *s, store_id customer, const char *plugin, store_fact_fn fn, void *ud, cx_error *err);
-/* Calls fn for every customer that has facts from plugin (those set in this
- * transaction included), in id order, without writing the cached facts back
- * first. fn may set facts and read them. external lives for the call only. */
-typedef int (*store_customer_fn)(void *ud, store_id customer, const char *external);
+/* Calls fn for every customer in id order, with whether the database holds
+ * facts from plugin for it (a cache above may know better). fn may write.
+ * external lives for the call only. */
+typedef int (*store_customer_fn)(void *ud, store_id customer, const char *external, int stored);
 int store_facts_customers(store *s, const char *plugin, store_customer_fn fn, void *ud, cx_error *err);
 
 int store_tag_set(store *s, const store_origin *o, store_id customer, const char *tag, int on, cx_error *err);

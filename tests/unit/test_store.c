@@ -198,13 +198,12 @@ static void test_effects_and_audit(store *s)
     store_id customer = 0, entry = 0, outbox = 0;
     CHECK_EQ_INT(store_customer_find(s, "c1", &customer, &err), 1);
     store_origin o = {"tester", 1, 5000};
-    const char *names[] = {"count", "stage"};
-    store_value values[] = {{STORE_INT, 3, 0, NULL, 0}, {STORE_TEXT, 0, 0, "active", 6}};
+    const char *facts = "{\"count\":3,\"stage\":\"active\"}";
     store_ledger_entry earn = {120, "earn", "base", NULL}, spend = {-20, "redeem", NULL, "mug"};
     int64_t balance = 0;
 
     CHECK_EQ_INT(store_begin(s, &err), 0);
-    CHECK_EQ_INT(store_facts_set(s, &o, customer, 2, names, values, &err), 0);
+    CHECK_EQ_INT(store_facts_write(s, customer, "tester", facts, strlen(facts), 1, 5000, &err), 0);
     CHECK_EQ_INT(store_tag_set(s, &o, customer, "vip", 1, &err), 0);
     CHECK_EQ_INT(store_tag_set(s, &o, customer, "vip", 1, &err), 0);   /* already tagged: no new audit row */
     CHECK_EQ_INT(store_ledger_add(s, &o, customer, &earn, &entry, &err), 0);
@@ -225,10 +224,9 @@ static void test_effects_and_audit(store *s)
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM audit WHERE effect = 'ledger'"), 2);
     CHECK_EQ_INT(query_int(s, "SELECT points FROM loyalty_balances"), 100);
 
-    /* An unchanged fact value is not written again (its event stays the first one). */
-    store_origin later = {"tester", 2, 6000};
+    /* Unchanged facts are not written again (their event stays the first one). */
     CHECK_EQ_INT(store_begin(s, &err), 0);
-    CHECK_EQ_INT(store_facts_set(s, &later, customer, 1, names, values, &err), 0);
+    CHECK_EQ_INT(store_facts_write(s, customer, "tester", facts, strlen(facts), 2, 6000, &err), 0);
     CHECK_EQ_INT(store_commit(s, &err), 0);
     CHECK_EQ_INT(query_int(s, "SELECT updated_at FROM customer_facts WHERE plugin = 'tester' AND name = 'count'"), 5000);
 
@@ -238,113 +236,33 @@ static void test_effects_and_audit(store *s)
     store_rollback(s);
 }
 
-static int sum_int_facts(void *ud, const char *plugin, const char *name, const store_value *v)
-{
-    (void)plugin;
-    (void)name;
-    if (v->type == STORE_INT)
-        *(int64_t *)ud += v->i;
-    return 0;
-}
-
-/* Facts live in memory during a transaction: reads see the latest value, a
- * query sees them written back, and a taken-back event restores them. */
-static void test_fact_cache(store *s)
+/* Facts rows: written and read whole, deleted when empty, refused outside
+ * a transaction; a customer created in the transaction needs no query. */
+static void test_facts_rows(store *s)
 {
     cx_error err;
-    store_id customer = 0;
+    store_id customer = 0, fresh = 0;
+    buf json = BUF_INIT;
+    const char *row = "{\"visits\":2}";
     CHECK_EQ_INT(store_customer_find(s, "c1", &customer, &err), 1);
-    const char *name[] = {"visits"};
-    store_value one = {STORE_INT, 1, 0, NULL, 0}, two = {STORE_INT, 2, 0, NULL, 0};
-    store_origin o = {"cache", 1, 7000};
-    int64_t sum = 0;
-
-    CHECK(store_facts_set(s, &o, customer, 1, name, &one, &err) < 0);   /* outside a transaction */
+    CHECK(store_facts_write(s, customer, "rows", row, strlen(row), 1, 7000, &err) < 0);   /* outside a transaction */
+    CHECK_CONTAINS(err.text, "inside a transaction");
+    CHECK_EQ_INT(store_facts_load(s, customer, "rows", &json, &err), 0);
     CHECK_EQ_INT(store_begin(s, &err), 0);
-    CHECK_EQ_INT(store_facts_set(s, &o, customer, 1, name, &one, &err), 0);
-    CHECK_EQ_INT(store_facts_each(s, customer, "cache", sum_int_facts, &sum, &err), 0);
-    CHECK_EQ_INT(sum, 1);
-    CHECK_EQ_INT(query_int(s, "SELECT value FROM customer_facts WHERE plugin = 'cache'"), 1);   /* written back */
-
-    /* An event taken back: its fact changes (an update and a new fact) are undone. */
-    const char *both[] = {"visits", "zeta"};
-    store_value vals[] = {two, two};
-    CHECK_EQ_INT(store_savepoint(s, &err), 0);
-    CHECK_EQ_INT(store_facts_set(s, &o, customer, 2, both, vals, &err), 0);
-    sum = 0;
-    CHECK_EQ_INT(store_facts_each(s, customer, "cache", sum_int_facts, &sum, &err), 0);
-    CHECK_EQ_INT(sum, 4);
-    store_rollback_savepoint(s);
-    sum = 0;
-    CHECK_EQ_INT(store_facts_each(s, customer, "cache", sum_int_facts, &sum, &err), 0);
-    CHECK_EQ_INT(sum, 1);
-    /* A kept event's changes stay. */
-    CHECK_EQ_INT(store_savepoint(s, &err), 0);
-    CHECK_EQ_INT(store_facts_set(s, &o, customer, 1, name, &two, &err), 0);
-    CHECK_EQ_INT(store_release(s, &err), 0);
+    CHECK_EQ_INT(store_facts_write(s, customer, "rows", row, strlen(row), 1, 7000, &err), 0);
+    CHECK_EQ_INT(store_facts_load(s, customer, "rows", &json, &err), 1);
+    CHECK_EQ_STR(buf_str(&json), row);
+    CHECK_EQ_INT(store_customer_add(s, "rows-new", 7000, &fresh, &err), 0);
+    CHECK_EQ_INT(store_facts_load(s, fresh, "rows", &json, &err), 0);
+    CHECK_EQ_INT(store_facts_write(s, fresh, "rows", row, strlen(row), 1, 7000, &err), 0);
+    CHECK_EQ_INT(store_facts_load(s, fresh, "rows", &json, &err), 1);   /* written: no longer taken as new */
     CHECK_EQ_INT(store_commit(s, &err), 0);
-    CHECK_EQ_INT(query_int(s, "SELECT value FROM customer_facts WHERE plugin = 'cache' AND name = 'visits'"), 2);
-    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM customer_facts WHERE plugin = 'cache' AND name = 'zeta'"), 0);
-
-    /* A rolled-back transaction forgets what it cached. */
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM customer_state WHERE plugin = 'rows'"), 2);
     CHECK_EQ_INT(store_begin(s, &err), 0);
-    CHECK_EQ_INT(store_facts_set(s, &o, customer, 1, name, &one, &err), 0);
-    store_rollback(s);
-    CHECK_EQ_INT(query_int(s, "SELECT value FROM customer_facts WHERE plugin = 'cache' AND name = 'visits'"), 2);
-}
-
-/* With a fact cache too small for the transaction, facts are written back
- * and dropped from memory as it fills, and read back when used again: the
- * result is the same as with everything in memory, taken-back events
- * included. */
-static void test_fact_cache_bound(void)
-{
-    enum { CUSTOMERS = 300 };
-    char path[256];
-    cx_error err;
-    store *s = NULL;
-    path_in_dir("bound.db", path, sizeof path);
-    if (store_open(path, 1, &s, &err) < 0) {
-        fprintf(stderr, "%s\n", err.text);
-        CHECK(0);
-        return;
-    }
-    store_set_fact_cache_limit(s, 4096);   /* a few dozen customers' facts */
-    const char *names[] = {"visits", "stage"};
-    store_origin o = {"bound", 0, 7000};
-    store_id ids[CUSTOMERS];
-    char external[32];
-    CHECK_EQ_INT(store_begin(s, &err), 0);
-    for (int pass = 1; pass <= 3; pass++) {
-        for (int i = 0; i < CUSTOMERS; i++) {
-            if (pass == 1) {
-                snprintf(external, sizeof external, "b%d", i);
-                CHECK_EQ_INT(store_customer_add(s, external, 7000, &ids[i], &err), 0);
-            }
-            int64_t visits = 0;
-            CHECK_EQ_INT(store_facts_each(s, ids[i], "bound", sum_int_facts, &visits, &err), 0);
-            CHECK_EQ_INT(visits, pass - 1);
-            store_value values[] = {{STORE_INT, visits + 1, 0, NULL, 0},
-                                    {STORE_TEXT, 0, 0, pass == 1 ? "new" : "active", pass == 1 ? 3 : 6}};
-            if (pass == 3) {   /* the third pass is taken back for every other customer */
-                CHECK_EQ_INT(store_savepoint(s, &err), 0);
-                CHECK_EQ_INT(store_facts_set(s, &o, ids[i], 2, names, values, &err), 0);
-                if (i % 2)
-                    store_rollback_savepoint(s);
-                else
-                    CHECK_EQ_INT(store_release(s, &err), 0);
-            } else {
-                CHECK_EQ_INT(store_facts_set(s, &o, ids[i], 2, names, values, &err), 0);
-            }
-        }
-    }
+    CHECK_EQ_INT(store_facts_write(s, fresh, "rows", NULL, 0, 2, 8000, &err), 0);   /* none left: no row */
     CHECK_EQ_INT(store_commit(s, &err), 0);
-    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM customer_state WHERE plugin = 'bound'"), CUSTOMERS);
-    CHECK_EQ_INT(query_int(s, "SELECT SUM(value) FROM customer_facts WHERE plugin = 'bound' AND name = 'visits'"),
-                 CUSTOMERS / 2 * 3 + CUSTOMERS / 2 * 2);
-    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM customer_facts WHERE name = 'stage' AND value = 'active'"),
-                 CUSTOMERS);
-    store_close(s);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM customer_state WHERE plugin = 'rows'"), 1);
+    buf_free(&json);
 }
 
 static int count_facts(void *ud, const char *plugin, const char *name, const store_value *v)
@@ -425,11 +343,10 @@ int main(void)
     test_events_and_rollback(s);
     test_effects_and_audit(s);
     test_facts_each(s);
-    test_fact_cache(s);
+    test_facts_rows(s);
     test_queries_are_read_only(s);
     store_close(s);
     test_ledger_append_only();
-    test_fact_cache_bound();
 
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
