@@ -81,6 +81,18 @@ static void count_bytes(facts *f, size_t add, size_t remove)
     luahost_set_memory_exempt(f->host, f->bytes);
 }
 
+/* An array at *cap elements grown to twice as many (first elements).
+ * [-0, +0, m] */
+static void *grow(lua_State *L, void *array, size_t *cap, size_t size, size_t first)
+{
+    size_t n = *cap ? 2 * *cap : first;
+    void *grown = realloc(array, n * size);
+    if (!grown)
+        luaL_error(L, "not enough memory");
+    *cap = n;
+    return grown;
+}
+
 /* Pushes the value at idx as a fact holds it: a boolean as 1 or 0, NaN
  * (which has no JSON form) as nil. [-0, +1, -] */
 static void push_fact_value(lua_State *L, int idx)
@@ -232,14 +244,8 @@ static void list_set(facts *f, const store_origin *o, store_id customer)
     if (lua_rawgeti(L, -1, customer) == LUA_TNUMBER) {          /* [index, i|nil] */
         i = lua_tointeger(L, -1);
     } else {
-        if (f->nlisted == f->caplisted) {
-            size_t cap = f->caplisted ? 2 * f->caplisted : 256;
-            listed_set *grown = realloc(f->listed, cap * sizeof *grown);
-            if (!grown)
-                luaL_error(L, "not enough memory");
-            f->listed = grown;
-            f->caplisted = cap;
-        }
+        if (f->nlisted == f->caplisted)
+            f->listed = grow(L, f->listed, &f->caplisted, sizeof *f->listed, 256);
         i = (lua_Integer)f->nlisted++;
         f->listed[i].plugin = o->plugin;
         f->listed[i].customer = customer;
@@ -422,14 +428,8 @@ static void write_set(facts *f, const listed_set *item)
             lua_pop(L, 1);                                      /* NaN: unset */
             continue;
         }
-        if (n == f->capout) {
-            size_t cap = f->capout ? 2 * f->capout : 16;
-            fact_out *grown = realloc(f->out, cap * sizeof *grown);
-            if (!grown)
-                luaL_error(L, "not enough memory");
-            f->out = grown;
-            f->capout = cap;
-        }
+        if (n == f->capout)
+            f->out = grow(L, f->out, &f->capout, sizeof *f->out, 16);
         fact_out *o = &f->out[n++];
         o->name = lua_tolstring(L, -2, &o->len);                /* the set keeps these strings alive */
         o->type = type == LUA_TBOOLEAN ? LUA_TNUMBER : type;
