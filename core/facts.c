@@ -75,9 +75,9 @@ static size_t set_bytes(int names, size_t text)
     return 56 + nodes * 32 + text + 48;
 }
 
-static void count_bytes(facts *f, size_t add, size_t remove)
+static void count_bytes(facts *f, size_t add)
 {
-    f->bytes = f->bytes + add >= remove ? f->bytes + add - remove : 0;
+    f->bytes += add;
     luahost_set_memory_exempt(f->host, f->bytes);
 }
 
@@ -212,7 +212,7 @@ static void push_set(facts *f, store_id customer, const char *plugin)
     if (store_in_transaction(f->st)) {
         lua_pushvalue(L, -1);
         lua_rawseti(L, -3, customer);
-        count_bytes(f, set_bytes(names, text), 0);
+        count_bytes(f, set_bytes(names, text));
     }
     lua_remove(L, -2);                                          /* [set] */
 }

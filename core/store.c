@@ -17,7 +17,6 @@
 #include <sqlite3.h>
 #include "cxhost/store.h"
 #include "cxhost/buf.h"
-#include "cxhost/json.h"
 #include "cxhost/strmap.h"
 #include "cxhost/utc.h"
 
@@ -280,7 +279,6 @@ struct store {
     store_cache cache;    /* the facts above the store (cache.ud NULL: none) */
     store_id new_from;    /* customers from this id on have no facts in the database yet */
     buf detail;           /* scratch for audit details */
-    buf scratch, scratch2; /* scratch for facts' JSON */
 };
 
 static int store_fail(store *s, cx_error *err, const char *what)
@@ -459,8 +457,6 @@ void store_close(store *s)
     strmap_free(&s->customers);
     strmap_free(&s->touchpoints);
     buf_free(&s->detail);
-    buf_free(&s->scratch);
-    buf_free(&s->scratch2);
     free(s->path);
     free(s);
 }
