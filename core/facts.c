@@ -337,30 +337,30 @@ void facts_merge(facts *f, const store_origin *o, store_id customer, int idx, co
 {
     lua_State *L = f->L;
     idx = lua_absindex(L, idx);
-    /* Everything is checked before anything changes; the set itself is
-     * checked when written back. */
-    push_set(f, customer, o->plugin);
-    int same = lua_rawequal(L, -1, idx);
-    lua_pop(L, 1);
-    if (!same)
-        lua_pushnil(L);
-    while (!same && lua_next(L, idx)) {                         /* [k, v] */
+    push_set(f, customer, o->plugin);                           /* [set] */
+    /* The set itself (from ctx.facts) has its changes in it already, and is
+     * checked when written back. Otherwise everything is checked before
+     * anything changes. */
+    if (lua_rawequal(L, -1, idx)) {
+        keep_for_undo(f, o->plugin, customer);
+        lua_pop(L, 1);
+        list_set(f, o, customer);
+        return;
+    }
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {                                  /* [set, k, v] */
         if (lua_type(L, -2) != LUA_TSTRING)
             luaL_error(L, "%s: fact names must be strings", fn);
         check_fact(L, fn, -2, -1);
         lua_pop(L, 1);
     }
-    push_set(f, customer, o->plugin);                           /* [set] */
     keep_for_undo(f, o->plugin, customer);
-    /* The set itself (from ctx.facts) has its changes in it already. */
-    if (!lua_rawequal(L, -1, idx)) {
-        lua_pushnil(L);
-        while (lua_next(L, idx)) {                              /* [set, k, v] */
-            lua_pushvalue(L, -2);                               /* [set, k, v, k] */
-            push_fact_value(L, -2);                             /* [set, k, v, k, v'] */
-            lua_rawset(L, -5);                                  /* [set, k, v] */
-            lua_pop(L, 1);
-        }
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {                                  /* [set, k, v] */
+        lua_pushvalue(L, -2);                                   /* [set, k, v, k] */
+        push_fact_value(L, -2);                                 /* [set, k, v, k, v'] */
+        lua_rawset(L, -5);                                      /* [set, k, v] */
+        lua_pop(L, 1);
     }
     lua_pop(L, 1);
     list_set(f, o, customer);

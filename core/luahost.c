@@ -523,6 +523,30 @@ static int table_to_json(lua_State *L, int idx, buf *out, int depth, cx_error *e
     return rc;
 }
 
+/* Replaces the __pairs metamethod on top with a plain table of what it
+ * iterates over the table at idx. [-1, +1, e] */
+static void push_pairs_copy(lua_State *L, int idx)
+{
+    lua_pushvalue(L, idx);
+    lua_call(L, 1, 3);                       /* [f, s, k] */
+    lua_newtable(L);
+    lua_insert(L, -4);                       /* [copy, f, s, k] */
+    for (;;) {
+        lua_pushvalue(L, -3);
+        lua_pushvalue(L, -3);
+        lua_pushvalue(L, -3);
+        lua_call(L, 2, 2);                   /* [copy, f, s, k, k', v] */
+        if (lua_isnil(L, -2)) {
+            lua_pop(L, 5);                   /* [copy] */
+            return;
+        }
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);                   /* [copy, f, s, k, k', k', v] */
+        lua_rawset(L, -7);                   /* [copy, f, s, k, k'] */
+        lua_remove(L, -2);                   /* [copy, f, s, k'] */
+    }
+}
+
 static int to_json(lua_State *L, int idx, buf *out, int depth, cx_error *err)
 {
     if (depth > LUA_JSON_MAX_DEPTH) {
@@ -551,7 +575,14 @@ static int to_json(lua_State *L, int idx, buf *out, int depth, cx_error *err)
         return 0;
     }
     case LUA_TTABLE:
-        luaL_checkstack(L, 4, "JSON nesting");
+        luaL_checkstack(L, 8, "JSON nesting");
+        /* What pairs sees (the event table fills in its lazy fields so). */
+        if (luaL_getmetafield(L, idx, "__pairs") != LUA_TNIL) {
+            push_pairs_copy(L, idx);
+            int rc = table_to_json(L, lua_gettop(L), out, depth, err);
+            lua_pop(L, 1);
+            return rc;
+        }
         return table_to_json(L, idx, out, depth, err);
     default:
         cx_error_set(err, "cannot turn a %s into JSON", luaL_typename(L, idx));

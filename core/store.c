@@ -275,6 +275,7 @@ struct store {
     int in_transaction;
     int in_savepoint;
     strmap customers;     /* external id -> id, for this connection's writes */
+    int customers_complete;   /* the map holds every customer: a miss needs no query */
     strmap touchpoints;   /* name -> id */
     store_cache cache;    /* the facts above the store (cache.ud NULL: none) */
     store_id new_from;    /* customers from this id on have no facts in the database yet */
@@ -479,6 +480,7 @@ static void store_forget_caches(store *s)
 {
     strmap_clear(&s->customers);
     strmap_clear(&s->touchpoints);
+    s->customers_complete = 0;
 }
 
 void store_set_cache(store *s, const store_cache *c)
@@ -510,6 +512,9 @@ static int store_note_new_customers(store *s, cx_error *err)
     if (!st || store_step_int(s, st, &max, err, "reading customers") < 0)
         return -1;
     s->new_from = max + 1;
+    /* No customers yet (a first import): every one the transaction meets is
+     * added through the map, so the map alone says who exists. */
+    s->customers_complete = max == 0;
     return 0;
 }
 
@@ -599,6 +604,8 @@ static int store_find(store *s, strmap *cache, enum stmt_id find, const char *na
     size_t len = strlen(name);
     if (strmap_get(cache, name, len, id))
         return 1;
+    if (cache == &s->customers && s->customers_complete)
+        return 0;
     sqlite3_stmt *st = store_stmt(s, find, err);
     if (!st)
         return -1;

@@ -76,9 +76,10 @@ int luahost_call(luahost *h, int nargs, int nresults, const char *what, cx_error
 void luahost_push_joined(lua_State *L, int first, const char *sep);
 
 /* Appends JSON for the value at idx (tables with only 1..n keys become
- * arrays, others objects with string keys). Returns 0, or -1 with err for
- * functions, cycles, non-finite numbers or keys that are not strings.
- * [-0, +0, m] */
+ * arrays, others objects with string keys; a table with a __pairs
+ * metamethod is read through it, as pairs reads it). Returns 0, or -1 with
+ * err for functions, cycles, non-finite numbers or keys that are not
+ * strings. [-0, +0, e] */
 int luahost_to_json(lua_State *L, int idx, buf *out, cx_error *err);
 
 /* Pushes the Lua value of JSON text: objects and arrays become tables,
