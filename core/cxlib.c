@@ -9,8 +9,12 @@
 #include "cxhost/cxlib.h"
 #include "cxhost/ingest.h"
 #include "cxhost/money.h"
+#include "cxhost/plugin.h"
 #include "cxhost/session.h"
 #include "cxhost/utc.h"
+
+/* The registry key (its address) of the built-in libraries, name -> table. */
+static const char library_key = 0;
 
 /* [-0, +0, -] */
 static session *cx_session(lua_State *L)
@@ -330,6 +334,8 @@ static int cx_plugins(lua_State *L)
         lua_setfield(L, -2, "path");
         lua_pushinteger(L, info.order);
         lua_setfield(L, -2, "order");
+        plugin_push_config(ps, i);
+        lua_setfield(L, -2, "config");
         lua_rawseti(L, -2, i + 1);
     }
     return 1;
@@ -455,5 +461,37 @@ void cxlib_add(lua_State *L, int env, void *ud)
     add_group(L, s, "json", json_fns);
     lua_pushstring(L, session_client(s));
     lua_setfield(L, -2, "client");
+    /* Each library, as a copy: what one plugin does to it stays its own. */
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &library_key) == LUA_TTABLE) {   /* [cx, libs] */
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {                                       /* [cx, libs, name, lib] */
+            lua_newtable(L);
+            lua_pushnil(L);
+            while (lua_next(L, -3)) {                                   /* [.., lib, copy, k, v] */
+                lua_pushvalue(L, -2);
+                lua_insert(L, -2);
+                lua_rawset(L, -4);
+            }
+            lua_pushvalue(L, -3);
+            lua_insert(L, -2);                                          /* [cx, libs, name, lib, name, copy] */
+            lua_rawset(L, -6);
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);                           /* [cx] */
     lua_setfield(L, env, "cx");              /* [] */
+}
+
+void cxlib_set_library(lua_State *L, const char *name, int idx)
+{
+    idx = lua_absindex(L, idx);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &library_key) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &library_key);
+    }
+    lua_pushvalue(L, idx);
+    lua_setfield(L, -2, name);
+    lua_pop(L, 1);
 }

@@ -6,6 +6,7 @@
  * to: every effect knows its plugin and, during a hook, its event. */
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@ struct plugin_set {
     int count;
     /* What a hook is working on now. */
     int in_hook;
+    int loading;             /* on_load hooks are running */
     int writing;             /* effects allowed: inside an event or a refresh */
     store_origin origin;     /* plugin is filled per call */
     const cx_event *event;        /* the event being handled, for run_on_event */
@@ -58,6 +60,7 @@ struct plugin_set {
 
 static int call_hook(plugin_set *ps, struct plugin *p, const char *hook, int nargs, const char *context_fmt,
                      const char *context, cx_error *err);
+static void copy_fields(lua_State *L, int src, int dst);
 
 static const char *const known_hooks[] = {"on_load", "on_event", "on_refresh", NULL};
 
@@ -105,6 +108,27 @@ void plugin_set_free(plugin_set *ps)
     free(ps->client);
     free(ps->plugin_dir);
     free(ps);
+}
+
+void plugin_push_config(plugin_set *ps, int i)
+{
+    lua_State *L = luahost_state(ps->host);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ps->items[i]->ctx_ref);   /* [ctx] */
+    lua_getfield(L, -1, "config");                              /* [ctx, config] */
+    lua_newtable(L);                                            /* [ctx, config, copy] */
+    lua_pushnil(L);
+    while (lua_next(L, -3)) {                                   /* [.., copy, k, v] */
+        if (lua_istable(L, -1)) {
+            lua_newtable(L);
+            copy_fields(L, lua_gettop(L) - 1, lua_gettop(L));
+            lua_remove(L, -2);
+        }
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, -4);
+    }
+    lua_remove(L, -2);
+    lua_remove(L, -2);                                          /* [copy] */
 }
 
 int plugin_count(const plugin_set *ps) { return ps->count; }
@@ -429,6 +453,98 @@ static int ctx_score_set(lua_State *L)
     return 0;
 }
 
+/* An optional number field of the options table at idx, def when absent.
+ * [-0, +0, v] */
+static lua_Number opt_number(lua_State *L, int idx, const char *field, lua_Number def, const char *fn)
+{
+    if (lua_isnoneornil(L, idx))
+        return def;
+    lua_getfield(L, idx, field);
+    int is_num = 0;
+    lua_Number n = lua_tonumberx(L, -1, &is_num);
+    int absent = lua_isnil(L, -1);
+    lua_pop(L, 1);
+    if (absent)
+        return def;
+    if (!is_num)
+        luaL_error(L, "ctx.%s: option '%s' must be a number", fn, field);
+    return n;
+}
+
+/* ctx.cell_add(measure, touchpoint, value, weight [, options]) [-(4|5), +0, e]:
+ * one observation into the client's running measure at a touchpoint (nil:
+ * none). Options: half_life_days, high, low. */
+static int ctx_cell_add(lua_State *L)
+{
+    struct plugin *p = ctx_plugin(L);
+    ctx_check_writing(L, p, "cell_add");
+    const char *measure = luaL_checkstring(L, 1);
+    ctx_check_name(L, "a measure", "cell_add", measure);
+    const char *touchpoint = luaL_optstring(L, 2, NULL);
+    lua_Number value = luaL_checknumber(L, 3);
+    lua_Number weight = luaL_checknumber(L, 4);
+    if (!isfinite(value))
+        return luaL_error(L, "ctx.cell_add: value must be a finite number");
+    if (!(weight > 0 && isfinite(weight)))
+        return luaL_error(L, "ctx.cell_add: weight must be a positive number, not %f", (double)weight);
+    if (!lua_isnoneornil(L, 5))
+        luaL_checktype(L, 5, LUA_TTABLE);
+    lua_Number days = opt_number(L, 5, "half_life_days", 0, "cell_add");
+    if (!(days >= 0 && days <= 36500))
+        return luaL_error(L, "ctx.cell_add: half_life_days must be 0 (no decay) to 36500");
+    int high = 0, low = 0;
+    if (!lua_isnoneornil(L, 5)) {
+        lua_getfield(L, 5, "high");
+        high = lua_toboolean(L, -1);
+        lua_getfield(L, 5, "low");
+        low = lua_toboolean(L, -1);
+        lua_pop(L, 2);
+    }
+    store_observation ob = {measure, 0, value, weight, (int64_t)(days * 86400), high, low};
+    cx_error err;
+    if (touchpoint && store_touchpoint_ensure(p->set->st, touchpoint, &ob.touchpoint, &err) < 0)
+        return luaL_error(L, "ctx.cell_add: %s", err.text);
+    store_origin o = ctx_origin(p);
+    if (store_cell_add(p->set->st, &o, &ob, &err) < 0)
+        return luaL_error(L, "ctx.cell_add: %s", err.text);
+    return 0;
+}
+
+/* ctx.listen({type, ...}) [-1, +0, e]: in on_load, the event types on_event
+ * receives (as the plugin's `events` field, for lists made from settings). */
+static int ctx_listen(lua_State *L)
+{
+    struct plugin *p = ctx_plugin(L);
+    if (!p->set->loading)
+        return luaL_error(L, "ctx.listen: only in on_load");
+    luaL_checktype(L, 1, LUA_TTABLE);
+    int n = (int)lua_rawlen(L, 1);
+    for (int i = 1; i <= n; i++)
+        if (lua_rawgeti(L, 1, i) != LUA_TSTRING || lua_rawlen(L, -1) == 0)
+            return luaL_error(L, "ctx.listen: item %d must be an event type (text)", i);
+    lua_settop(L, 1);
+    char **events = calloc((size_t)n + 1, sizeof *events);
+    if (!events)
+        return luaL_error(L, "ctx.listen: out of memory");
+    for (int i = 0; i < n; i++) {
+        lua_rawgeti(L, 1, i + 1);
+        events[i] = strdup(lua_tostring(L, -1));
+        lua_pop(L, 1);
+        if (!events[i]) {
+            for (int j = 0; j < i; j++)
+                free(events[j]);
+            free(events);
+            return luaL_error(L, "ctx.listen: out of memory");
+        }
+    }
+    for (int i = 0; i < p->nevents; i++)
+        free(p->events[i]);
+    free(p->events);
+    p->events = events;
+    p->nevents = n;
+    return 0;
+}
+
 /* ctx.outbox_send(customer, channel, template [, vars]) [-(3|4), +1, e] */
 static int ctx_outbox_send(lua_State *L)
 {
@@ -487,6 +603,58 @@ static void copy_fields(lua_State *L, int src, int dst)
     }
 }
 
+/* With config.lua's table for setting key on top and the plugin's defaults
+ * at defaults: when the default is a map (name = value, such as event types
+ * and their weights), replaces the table on top with the default overlaid
+ * with it, so a client sets one entry without repeating the others; a list
+ * default is replaced whole. Each value must have its default's type (a new
+ * name, that of the default's other values). [-1, +1, m] */
+static int merge_map_setting(lua_State *L, struct plugin *p, int defaults, const char *key, cx_error *err)
+{
+    int mine = lua_gettop(L);
+    lua_getfield(L, defaults, key);                    /* [mine, def] */
+    int def = lua_gettop(L);
+    if (lua_rawlen(L, def) > 0) {                      /* a list */
+        lua_pop(L, 1);
+        return 0;
+    }
+    int value_type = LUA_TNIL;
+    lua_newtable(L);                                   /* [mine, def, merged] */
+    lua_pushnil(L);
+    while (lua_next(L, def)) {
+        value_type = lua_type(L, -1);
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, -4);
+    }
+    lua_pushnil(L);
+    while (lua_next(L, mine)) {                        /* [mine, def, merged, k, v] */
+        const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        if (!name) {
+            cx_error_set(err, "config.lua: %s.%s: names must be text", p->name, key);
+            lua_settop(L, mine);
+            return -1;
+        }
+        lua_pushvalue(L, -2);
+        int want = lua_rawget(L, def);
+        lua_pop(L, 1);
+        if (want == LUA_TNIL)
+            want = value_type;
+        if (want != LUA_TNIL && want != lua_type(L, -1)) {
+            cx_error_set(err, "config.lua: %s.%s.%s must be a %s, not a %s", p->name, key, name,
+                         lua_typename(L, want), luaL_typename(L, -1));
+            lua_settop(L, mine);
+            return -1;
+        }
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, -4);                             /* [mine, def, merged, k] */
+    }
+    lua_replace(L, mine);                              /* [merged, def] */
+    lua_pop(L, 1);
+    return 0;
+}
+
 /* Pushes the plugin's settings: its defaults, overlaid with config.lua's
  * table of the same name, each value checked against its default's type.
  * Returns 0, or -1 with err. [-0, +(0|1), m] */
@@ -528,6 +696,10 @@ static int push_settings(lua_State *L, plugin_set *ps, struct plugin *p, int tab
                         lua_settop(L, settings - 1);
                         return -1;
                     }
+                    if (want == LUA_TTABLE && merge_map_setting(L, p, defaults, key, err) < 0) {
+                        lua_settop(L, settings - 1);
+                        return -1;
+                    }
                 }
                 lua_pushvalue(L, -2);
                 lua_insert(L, -2);
@@ -551,7 +723,8 @@ static int make_ctx(lua_State *L, plugin_set *ps, struct plugin *p, int table, c
         {"facts_set", ctx_facts_set}, {"fact_set", ctx_fact_set}, {"fact", ctx_fact},
         {"facts", ctx_facts}, {"each_customer", ctx_each_customer}, {"tag", ctx_tag}, {"untag", ctx_untag}, {"has_tag", ctx_has_tag},
         {"ledger_add", ctx_ledger_add}, {"balance", ctx_balance}, {"score_set", ctx_score_set},
-        {"outbox_send", ctx_outbox_send}, {"log", ctx_log}, {"now", ctx_now}, {NULL, NULL}};
+        {"outbox_send", ctx_outbox_send}, {"log", ctx_log}, {"now", ctx_now}, {"cell_add", ctx_cell_add},
+        {"listen", ctx_listen}, {NULL, NULL}};
     lua_newtable(L);                         /* [ctx] */
     lua_pushlightuserdata(L, p);
     luaL_setfuncs(L, functions, 1);
@@ -780,14 +953,14 @@ static int check_config_keys(plugin_set *ps, cx_error *err)
     while (lua_next(L, -2)) {                            /* [config, k, v] */
         lua_pop(L, 1);
         const char *key = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-        int known = key && strcmp(key, "limits") == 0;
+        int known = key && (strcmp(key, "limits") == 0 || strcmp(key, "touchpoints") == 0);
         for (int i = 0; key && !known && i < ps->count; i++)
             known = strcmp(key, ps->items[i]->name) == 0;
         if (!known) {
             buf names = BUF_INIT;
             for (int i = 0; i < ps->count; i++)
                 buf_printf(&names, "%s%s", i ? ", " : "", ps->items[i]->name);
-            cx_error_set(err, "config.lua: '%s' is neither a loaded plugin nor 'limits' (plugins: %s)",
+            cx_error_set(err, "config.lua: '%s' is neither a loaded plugin nor 'limits' or 'touchpoints' (plugins: %s)",
                          key ? key : "?", buf_str(&names));
             buf_free(&names);
             lua_pop(L, 2);
@@ -882,15 +1055,19 @@ int plugin_load_all(plugin_set *ps, cx_error *err)
         }
         lua_pop(L, 1);
     }
+    ps->loading = 1;
     for (int i = 0; i < ps->count; i++) {
         struct plugin *p = ps->items[i];
         if (p->on_load_ref == LUA_NOREF)
             continue;
         lua_rawgeti(L, LUA_REGISTRYINDEX, p->on_load_ref);   /* [fn] */
         lua_rawgeti(L, LUA_REGISTRYINDEX, p->ctx_ref);       /* [fn, ctx] */
-        if (call_hook(ps, p, "on_load", 1, "%s", "", err) < 0)   /* [] */
+        if (call_hook(ps, p, "on_load", 1, "%s", "", err) < 0) {   /* [] */
+            ps->loading = 0;
             return -1;
+        }
     }
+    ps->loading = 0;
     return 0;
 }
 

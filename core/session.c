@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <lua.h>
 #include <lauxlib.h>
+#include "embedded.h"
 #include "cxhost/buf.h"
 #include "cxhost/cxlib.h"
 #include "cxhost/facts.h"
@@ -117,6 +118,147 @@ done:
     return rc;
 }
 
+/* Runs each built-in library (plugins/lib/NAME.lua) in a sandbox of its
+ * own and keeps the table it returns, which cxlib puts in every later cx
+ * as cx.NAME. Before the plugins load, so that they find it. [-0, +0, -] */
+static int session_load_libraries(session *s, cx_error *err)
+{
+    lua_State *L = luahost_state(s->host);
+    for (const struct embedded_file *f = embedded_files; f->path; f++) {
+        if (f->kind != EMBEDDED_LIBRARY)
+            continue;
+        const char *base = strrchr(f->path, '/');
+        base = base ? base + 1 : f->path;
+        char name[64], chunk[256];
+        snprintf(name, sizeof name, "%.*s", (int)(strlen(base) - 4), base);   /* without ".lua" */
+        snprintf(chunk, sizeof chunk, "@%s", f->path);
+        luahost_push_sandbox(s->host, name);                          /* [env] */
+        if (luahost_load(s->host, f->text, f->size, chunk, -1, err) < 0 ||
+            luahost_call(s->host, 0, 1, f->path, err) < 0) {          /* [env, lib] */
+            lua_pop(L, 1);
+            return -1;
+        }
+        if (!lua_istable(L, -1)) {
+            cx_error_set(err, "%s: a library must return a table", f->path);
+            lua_pop(L, 2);
+            return -1;
+        }
+        cxlib_set_library(L, name, -1);
+        lua_pop(L, 2);
+    }
+    return 0;
+}
+
+static const char *const stages[] = {"before", "during", "after", NULL};
+static const char *const providers[] = {"communications", "visual identity", "product presence", "co-branding",
+                                        "spatial environment", "website", "people", NULL};
+
+/* The string field of the table at idx, which must be NULL or one of
+ * allowed: 0, or -1 with err naming the field. [-0, +0, -] */
+static int touchpoint_field(lua_State *L, int idx, const char *path, const char *touchpoint, const char *field,
+                            const char *const *allowed, const char **out, cx_error *err)
+{
+    lua_getfield(L, idx, field);
+    *out = NULL;
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    const char *v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    for (int i = 0; v && allowed[i]; i++)
+        if (strcmp(v, allowed[i]) == 0)
+            *out = allowed[i];
+    lua_pop(L, 1);
+    if (*out)
+        return 0;
+    buf list = BUF_INIT;
+    for (int i = 0; allowed[i]; i++)
+        buf_printf(&list, "%s%s", i ? ", " : "", allowed[i]);
+    cx_error_set(err, "%s: touchpoints.%s.%s: '%s' is not a %s (%s)", path, touchpoint, field, v ? v : "(not text)",
+                 field, buf_str(&list));
+    buf_free(&list);
+    return -1;
+}
+
+static int touchpoint_is_described(void *ud, int ncols, const char *const *names, const store_value *values)
+{
+    (void)ncols, (void)names, (void)values;
+    *(int *)ud = 1;
+    return 1;
+}
+
+/* Gives the touchpoints named in config.lua's `touchpoints` their stage
+ * and provider in the store (writing only when something changed), so
+ * reports can group by them. [-0, +0, -] */
+static int session_apply_touchpoints(session *s, cx_error *err)
+{
+    lua_State *L = luahost_state(s->host);
+    if (s->config_ref == LUA_NOREF)
+        return 0;
+    int top = lua_gettop(L), rc = -1, changed = 0, pass;
+    buf path = BUF_INIT;
+    workspace_client_path(s->home, s->client, "config.lua", &path);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->config_ref);                 /* [config] */
+    lua_getfield(L, -1, "touchpoints");                               /* [config, tps] */
+    if (lua_isnil(L, -1)) {
+        rc = 0;
+        goto done;
+    }
+    if (!lua_istable(L, -1)) {
+        cx_error_set(err, "%s: touchpoints must be a table ({ shop = { stage = \"during\", provider = \"people\" } })",
+                     path.data);
+        goto done;
+    }
+    /* Pass 0 checks everything and looks for a change; pass 1 writes. */
+    for (pass = 0; pass < 2; pass++) {
+        if (pass == 1 && (!changed || store_begin(s->st, err) < 0))
+            break;
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {                                     /* [config, tps, name, t] */
+            const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+            const char *stage, *provider;
+            if (!name || !*name || !lua_istable(L, -1)) {
+                cx_error_set(err, "%s: touchpoints.%s must be a table such as { stage = \"before\", provider = "
+                             "\"website\" }", path.data, name ? name : "?");
+                lua_pop(L, 2);
+                goto done;
+            }
+            if (touchpoint_field(L, -1, path.data, name, "stage", stages, &stage, err) < 0 ||
+                touchpoint_field(L, -1, path.data, name, "provider", providers, &provider, err) < 0) {
+                lua_pop(L, 2);
+                goto done;
+            }
+            if (pass == 0 && !changed) {
+                store_value params[3] = {{STORE_TEXT, 0, 0, name, strlen(name)},
+                                         {stage ? STORE_TEXT : STORE_NULL, 0, 0, stage, stage ? strlen(stage) : 0},
+                                         {provider ? STORE_TEXT : STORE_NULL, 0, 0, provider,
+                                          provider ? strlen(provider) : 0}};
+                int found = 0;
+                if (store_query(s->st, "SELECT 1 FROM touchpoints WHERE name = ?1 AND stage IS ?2 AND provider IS ?3",
+                                params, 3, touchpoint_is_described, &found, err) < 0) {
+                    lua_pop(L, 2);
+                    goto done;
+                }
+                changed = !found;
+            } else if (pass == 1 && store_touchpoint_describe(s->st, name, stage, provider, err) < 0) {
+                lua_pop(L, 2);
+                store_rollback(s->st);
+                goto done;
+            }
+            lua_pop(L, 1);
+        }
+        if (pass == 1 && store_commit(s->st, err) < 0)
+            goto done;
+    }
+    rc = 0;
+done:
+    if (rc < 0 && !strstr(err->text, path.data))
+        cx_error_prefix(err, "%s", path.data);
+    lua_settop(L, top);
+    buf_free(&path);
+    return rc;
+}
+
 int session_open(const char *home, const char *client, session **out, cx_error *err)
 {
     *out = NULL;
@@ -150,14 +292,14 @@ int session_open(const char *home, const char *client, session **out, cx_error *
     }
     luahost_set_env_fn(s->host, cxlib_add, s);
     luahost_set_print_fn(s->host, session_print, s);
-    if (session_load_config(s, err) < 0)
+    if (session_load_config(s, err) < 0 || session_load_libraries(s, err) < 0)
         goto done;
     s->plugins = plugin_set_new(s->host, s->st, s->facts, client, plugins.data, s->config_ref);
     if (!s->plugins) {
         cx_error_set(err, "out of memory");
         goto done;
     }
-    if (plugin_load_all(s->plugins, err) < 0)
+    if (plugin_load_all(s->plugins, err) < 0 || session_apply_touchpoints(s, err) < 0)
         goto done;
     rc = 0;
 done:

@@ -210,6 +210,24 @@ static const char *const migrations[] = {
     "    json_extract(s.facts, '$.total_spend_cents') AS total_spend_cents\n"
     "  FROM customer_state s JOIN customers c ON c.id = s.customer_id\n"
     "  WHERE s.plugin = 'lifecycle';\n",
+
+    /* 2 -> 3: client-level running measures per touchpoint (the experience
+     * grid, NPS, CSAT): kept as decayed sums, so an observation updates one
+     * row instead of a report rescanning the events. */
+    "CREATE TABLE experience_cells(\n"
+    "  measure TEXT NOT NULL,\n"
+    "  touchpoint_id INTEGER NOT NULL DEFAULT 0,\n"
+    "  value_sum REAL NOT NULL,\n"
+    "  weight_sum REAL NOT NULL,\n"
+    "  as_of INTEGER NOT NULL,\n"
+    "  half_life INTEGER NOT NULL,\n"
+    "  observations INTEGER NOT NULL,\n"
+    "  high INTEGER NOT NULL,\n"
+    "  low INTEGER NOT NULL,\n"
+    "  plugin TEXT NOT NULL,\n"
+    "  event_id INTEGER,\n"
+    "  PRIMARY KEY (measure, touchpoint_id)\n"
+    ") WITHOUT ROWID;\n",
 };
 
 enum stmt_id {
@@ -217,7 +235,8 @@ enum stmt_id {
     ST_EVENT_INSERT, ST_STATE_SET, ST_STATE_DELETE, ST_FACTS_ALL, ST_FACTS_PLUGIN, ST_AUDIT,
     ST_TAG_ON, ST_TAG_OFF, ST_TAG_HAS, ST_LEDGER_ADD, ST_LEDGER_BALANCE, ST_SCORE_SET,
     ST_OUTBOX_ADD, ST_LATEST_EVENT, ST_IMPORT_BEGIN, ST_IMPORT_FINISH, ST_STATE_LOAD,
-    ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_CUSTOMER_DELETE, ST_TOUCHPOINT_DELETE, ST_CUSTOMER_MAX, ST_FACTS_CUSTOMERS, ST_COUNT
+    ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_CUSTOMER_DELETE, ST_TOUCHPOINT_DELETE, ST_CUSTOMER_MAX, ST_FACTS_CUSTOMERS,
+    ST_CELL_GET, ST_CELL_SET, ST_TOUCHPOINT_DESCRIBE, ST_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -263,10 +282,40 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_OUTBOX_ADD] =
         "INSERT INTO outbox(customer_id, channel, template, vars, plugin, event_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_LATEST_EVENT] = "SELECT COALESCE(MAX(at), 0) FROM events",
+    [ST_CELL_GET] =
+        "SELECT value_sum, weight_sum, as_of, half_life, observations, high, low, plugin, event_id"
+        " FROM experience_cells WHERE measure = ?1 AND touchpoint_id = ?2",
+    [ST_CELL_SET] =
+        "INSERT INTO experience_cells(measure, touchpoint_id, value_sum, weight_sum, as_of, half_life, observations,"
+        " high, low, plugin, event_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        " ON CONFLICT(measure, touchpoint_id) DO UPDATE SET value_sum = excluded.value_sum,"
+        " weight_sum = excluded.weight_sum, as_of = excluded.as_of, half_life = excluded.half_life,"
+        " observations = excluded.observations, high = excluded.high, low = excluded.low,"
+        " plugin = excluded.plugin, event_id = excluded.event_id",
+    [ST_TOUCHPOINT_DESCRIBE] =
+        "INSERT INTO touchpoints(name, stage, provider) VALUES (?1, ?2, ?3) ON CONFLICT(name) DO UPDATE SET"
+        " stage = excluded.stage, provider = excluded.provider"
+        " WHERE stage IS NOT excluded.stage OR provider IS NOT excluded.provider",
     [ST_IMPORT_BEGIN] = "INSERT INTO imports(source, format, started_at) VALUES (?1, ?2, ?3)",
     [ST_IMPORT_FINISH] =
         "UPDATE imports SET finished_at = ?2, lines = ?3, inserted = ?4, duplicates = ?5, rejected = ?6 WHERE id = ?1",
 };
+
+struct cell {
+    char *measure;
+    store_id touchpoint;
+    double value_sum, weight_sum;
+    int64_t as_of, half_life, observations, high, low;
+    const char *plugin;   /* the last observation's origin (plugin names outlive the transaction) */
+    store_id event;
+    size_t index;         /* its place in store.cells */
+    int dirty;            /* changed since written */
+    int in_event;         /* already kept in cell_undo for this event */
+};
+
+static int store_write_cells(store *s, cx_error *err);
+static void store_forget_cells(store *s);
+static void store_end_cells_event(store *s, int kept);
 
 struct store {
     sqlite3 *db;
@@ -279,6 +328,13 @@ struct store {
     strmap touchpoints;   /* name -> id */
     store_cache cache;    /* the facts above the store (cache.ud NULL: none) */
     store_id new_from;    /* customers from this id on have no facts in the database yet */
+    /* Running cells (store_cell_add) touched by the transaction, written back
+     * with the facts: an observation updates a struct, not a row. */
+    struct cell *cells;
+    size_t ncells, capcells;
+    strmap cell_index;    /* "measure\x1ftouchpoint" -> index into cells */
+    struct cell *cell_undo;   /* the event's cells as they were before it touched them */
+    size_t ncell_undo, capcell_undo;
     buf detail;           /* scratch for audit details */
 };
 
@@ -457,6 +513,10 @@ void store_close(store *s)
         sqlite3_close(s->db);
     strmap_free(&s->customers);
     strmap_free(&s->touchpoints);
+    store_forget_cells(s);
+    strmap_free(&s->cell_index);
+    free(s->cells);
+    free(s->cell_undo);
     buf_free(&s->detail);
     free(s->path);
     free(s);
@@ -492,15 +552,21 @@ void store_set_cache(store *s, const store_cache *c)
 }
 
 /* Has the cache above write back what SQL is about to read. */
+
 static int store_write_back(store *s, cx_error *err)
 {
-    return s->in_transaction && s->cache.write_back ? s->cache.write_back(s->cache.ud, err) : 0;
+    if (!s->in_transaction)
+        return 0;
+    if (s->cache.write_back && s->cache.write_back(s->cache.ud, err) < 0)
+        return -1;
+    return store_write_cells(s, err);
 }
 
 static void store_cache_forget(store *s)
 {
     if (s->cache.forget)
         s->cache.forget(s->cache.ud);
+    store_forget_cells(s);
 }
 
 /* Notes where the ids of customers added from now on start: their facts
@@ -580,6 +646,7 @@ int store_release(store *s, cx_error *err)
     s->in_savepoint = 0;
     if (s->cache.event_end)
         s->cache.event_end(s->cache.ud, 1);
+    store_end_cells_event(s, 1);
     return store_run(s, ST_RELEASE, err, "finishing an event");
 }
 
@@ -593,6 +660,7 @@ void store_rollback_savepoint(store *s)
     s->in_savepoint = 0;
     if (s->cache.event_end)
         s->cache.event_end(s->cache.ud, 0);
+    store_end_cells_event(s, 0);
     store_forget_caches(s);
 }
 
@@ -938,6 +1006,186 @@ int store_score_set(store *s, const store_origin *o, store_id customer, const ch
     if (touchpoint)
         buf_printf(&s->detail, " at touchpoint %lld", (long long)touchpoint);
     return store_audit(s, o, customer, "score", buf_str(&s->detail), err);
+}
+
+/* Brings a decayed sum at time from to time to (either way: an observation
+ * older than the sums is added at its decayed weight). */
+static double decay_factor(int64_t from, int64_t to, int64_t half_life)
+{
+    if (half_life <= 0 || from == to)
+        return 1.0;
+    double dt = (double)(to > from ? to - from : from - to);
+    return exp2(-dt / (double)half_life);
+}
+
+/* The cached cell of (measure, touchpoint), read from its row on first use
+ * in the transaction; NULL with err on failure. */
+static struct cell *cell_get(store *s, const char *measure, store_id touchpoint, cx_error *err)
+{
+    char key[128];
+    int n = snprintf(key, sizeof key, "%s\x1f%lld", measure, (long long)touchpoint);
+    int64_t i;
+    if (n > 0 && (size_t)n < sizeof key && strmap_get(&s->cell_index, key, (size_t)n, &i))
+        return &s->cells[i];
+    if (s->ncells == s->capcells) {
+        size_t cap = s->capcells ? 2 * s->capcells : 64;
+        struct cell *more = realloc(s->cells, cap * sizeof *more);
+        if (!more) {
+            cx_error_set(err, "out of memory");
+            return NULL;
+        }
+        s->cells = more;
+        s->capcells = cap;
+    }
+    struct cell *c = &s->cells[s->ncells];
+    memset(c, 0, sizeof *c);
+    if (!(c->measure = strdup(measure))) {
+        cx_error_set(err, "out of memory");
+        return NULL;
+    }
+    c->touchpoint = touchpoint;
+    c->index = s->ncells;
+    sqlite3_stmt *st = store_stmt(s, ST_CELL_GET, err);
+    if (!st) {
+        free(c->measure);
+        return NULL;
+    }
+    bind_text(st, 1, measure);
+    sqlite3_bind_int64(st, 2, touchpoint);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        c->value_sum = sqlite3_column_double(st, 0);
+        c->weight_sum = sqlite3_column_double(st, 1);
+        c->as_of = sqlite3_column_int64(st, 2);
+        c->half_life = sqlite3_column_int64(st, 3);
+        c->observations = sqlite3_column_int64(st, 4);
+        c->high = sqlite3_column_int64(st, 5);
+        c->low = sqlite3_column_int64(st, 6);
+        c->event = sqlite3_column_int64(st, 8);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        free(c->measure);
+        store_fail(s, err, "reading an experience cell");
+        return NULL;
+    }
+    strmap_put(&s->cell_index, key, (size_t)n, (int64_t)s->ncells);
+    s->ncells++;
+    return c;
+}
+
+int store_cell_add(store *s, const store_origin *o, const store_observation *ob, cx_error *err)
+{
+    if (!s->in_transaction) {
+        cx_error_set(err, "%s: an experience cell changes only inside a transaction", s->path);
+        return -1;
+    }
+    if (strlen(ob->measure) > 64) {
+        cx_error_set(err, "an experience measure's name is at most 64 characters");
+        return -1;
+    }
+    struct cell *c = cell_get(s, ob->measure, ob->touchpoint, err);
+    if (!c)
+        return -1;
+    if (s->in_savepoint && !c->in_event) {
+        if (s->ncell_undo == s->capcell_undo) {
+            size_t cap = s->capcell_undo ? 2 * s->capcell_undo : 16;
+            struct cell *more = realloc(s->cell_undo, cap * sizeof *more);
+            if (!more) {
+                cx_error_set(err, "out of memory");
+                return -1;
+            }
+            s->cell_undo = more;
+            s->capcell_undo = cap;
+        }
+        c->in_event = 1;
+        s->cell_undo[s->ncell_undo++] = *c;
+    }
+    if (c->observations == 0)
+        c->as_of = o->at;
+    double k = decay_factor(c->as_of, o->at, ob->half_life);
+    if (o->at >= c->as_of) {       /* the sums move on to the observation's time */
+        c->value_sum = c->value_sum * k + ob->weight * ob->value;
+        c->weight_sum = c->weight_sum * k + ob->weight;
+        c->as_of = o->at;
+    } else {                       /* an older observation counts for less */
+        c->value_sum += ob->weight * ob->value * k;
+        c->weight_sum += ob->weight * k;
+    }
+    c->half_life = ob->half_life > 0 ? ob->half_life : 0;
+    c->observations++;
+    c->high += ob->high != 0;
+    c->low += ob->low != 0;
+    c->plugin = o->plugin;
+    c->event = o->event;
+    c->dirty = 1;
+    return 0;
+}
+
+/* Writes the changed cells to their rows. */
+static int store_write_cells(store *s, cx_error *err)
+{
+    for (size_t i = 0; i < s->ncells; i++) {
+        struct cell *c = &s->cells[i];
+        if (!c->dirty)
+            continue;
+        sqlite3_stmt *st = store_stmt(s, ST_CELL_SET, err);
+        if (!st)
+            return -1;
+        bind_text(st, 1, c->measure);
+        sqlite3_bind_int64(st, 2, c->touchpoint);
+        sqlite3_bind_double(st, 3, c->value_sum);
+        sqlite3_bind_double(st, 4, c->weight_sum);
+        sqlite3_bind_int64(st, 5, c->as_of);
+        sqlite3_bind_int64(st, 6, c->half_life);
+        sqlite3_bind_int64(st, 7, c->observations);
+        sqlite3_bind_int64(st, 8, c->high);
+        sqlite3_bind_int64(st, 9, c->low);
+        bind_text(st, 10, c->plugin ? c->plugin : "?");
+        bind_id(st, 11, c->event);
+        if (store_step_done(s, st, err, "writing an experience cell") < 0)
+            return -1;
+        c->dirty = 0;
+    }
+    return 0;
+}
+
+/* The transaction has ended: the cells are read afresh next time. */
+static void store_forget_cells(store *s)
+{
+    for (size_t i = 0; i < s->ncells; i++)
+        free(s->cells[i].measure);
+    s->ncells = 0;
+    s->ncell_undo = 0;
+    strmap_clear(&s->cell_index);
+}
+
+/* The event is over: kept (its cells stay as they are) or taken back (they
+ * are as before it, newest change last undone first). */
+static void store_end_cells_event(store *s, int kept)
+{
+    for (size_t i = s->ncell_undo; i-- > 0;) {
+        struct cell *before = &s->cell_undo[i];
+        struct cell *c = &s->cells[before->index];
+        if (!kept)
+            *c = *before;
+        c->in_event = 0;
+    }
+    s->ncell_undo = 0;
+}
+
+int store_touchpoint_describe(store *s, const char *name, const char *stage, const char *provider, cx_error *err)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_TOUCHPOINT_DESCRIBE, err);
+    if (!st)
+        return -1;
+    bind_text(st, 1, name);
+    bind_text(st, 2, stage);
+    bind_text(st, 3, provider);
+    if (store_step_done(s, st, err, "describing a touchpoint") < 0)
+        return -1;
+    return sqlite3_changes(s->db) > 0;
 }
 
 int store_outbox_add(store *s, const store_origin *o, store_id customer, const char *channel,

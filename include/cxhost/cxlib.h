@@ -5,7 +5,8 @@
  *   cx.customer(id)          one customer: facts, tags, points -> table or nil
  *   cx.ingest(event)         feeds an event through the plugins (scripts only)
  *   cx.refresh([as_of])      runs every plugin's on_refresh (scripts only)
- *   cx.plugins()             the loaded plugins
+ *   cx.plugins()             the loaded plugins, with their settings
+ *   cx.experience            the built-in library plugins/lib/experience.lua
  *   cx.time.iso/date/parse/now, cx.money.format/parse, cx.json.encode/decode
  * docs/plugins.md is the reference. */
 #ifndef CXHOST_CXLIB_H
@@ -27,5 +28,9 @@ int cxlib_to_value(lua_State *L, int idx, store_value *v);
 /* Puts a fresh `cx` table for session s into the environment at env (it is
  * the luahost env function). [-0, +0, m] */
 void cxlib_add(lua_State *L, int env, void *s);
+
+/* Keeps the table at idx as library `name`: every cx made from now on has
+ * a copy of it as cx.name. [-0, +0, m] */
+void cxlib_set_library(lua_State *L, const char *name, int idx);
 
 #endif

@@ -45,6 +45,9 @@ void plugin_set_free(plugin_set *ps);
 int plugin_load_all(plugin_set *ps, cx_error *err);
 
 int plugin_count(const plugin_set *ps);
+/* Pushes a copy of plugin i's settings (its defaults overlaid with the
+ * client's config.lua), two levels deep. [-0, +1, m] */
+void plugin_push_config(plugin_set *ps, int i);
 void plugin_get_info(const plugin_set *ps, int i, plugin_info *info);
 
 /* Runs on_event of every plugin that wants ev->type, in order, inside the

@@ -32,7 +32,7 @@ typedef struct store store;
 typedef int64_t store_id;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /* Opens (and with create, makes) the store at path, migrating its schema
  * forward to STORE_SCHEMA_VERSION. A store written by a newer cxhost is
@@ -143,6 +143,27 @@ int store_ledger_balance(store *s, store_id customer, int64_t *points, cx_error 
  * for the customer's overall score in that module. */
 int store_score_set(store *s, const store_origin *o, store_id customer, const char *module,
                     store_id touchpoint, double score, cx_error *err);
+
+/* A client-level running measure (a module of the experience grid, NPS,
+ * CSAT) at a touchpoint: one row per (measure, touchpoint) holding the sums
+ * of weight * value and of weight, each weight decaying by half every
+ * half_life seconds (0: never), and counts of observations and of those
+ * the caller classed high (a promoter) or low (a detractor). The row carries
+ * o's plugin and event; o->at is the observation's time. */
+typedef struct store_observation {
+    const char *measure;   /* "feel", "nps", ... */
+    store_id touchpoint;   /* 0: none */
+    double value;
+    double weight;
+    int64_t half_life;     /* seconds; 0: no decay */
+    int high, low;
+} store_observation;
+int store_cell_add(store *s, const store_origin *o, const store_observation *ob, cx_error *err);
+
+/* Sets a touchpoint's lifecycle stage ("before", "during", "after" or NULL)
+ * and experience provider (or NULL), adding it if missing: 1 changed, 0
+ * already so, -1 error. Inside a transaction. */
+int store_touchpoint_describe(store *s, const char *name, const char *stage, const char *provider, cx_error *err);
 
 /* Queues a message or offer for delivery; vars_json is a JSON object or NULL. */
 int store_outbox_add(store *s, const store_origin *o, store_id customer, const char *channel,

@@ -15,7 +15,7 @@ plugin() {   # CLIENT FILE  (text on stdin)
 cat >"$TMP/ev.ndjson" <<'JSON'
 {"id":"e1","type":"survey","customer":"c1","at":"2024-01-01T10:00:00Z","touchpoint":"web","nps":9,"note":"fine"}
 {"id":"e2","type":"purchase","customer":"c2","at":"2024-01-02T10:00:00Z","amount":"12.50"}
-{"id":"e3","type":"visit","customer":"c2","at":"2024-01-03T10:00:00Z","shop":"north"}
+{"id":"e3","type":"note","customer":"c2","at":"2024-01-03T10:00:00Z","shop":"north"}
 JSON
 
 # --- shared, lazy, complete through pairs ------------------------------------------------
@@ -26,14 +26,14 @@ return {
   name = "first", version = "1", order = 1,
   on_event = function(ev, ctx)
     ev.seen_by_first = true          -- the next plugin sees the same table
-    if ev.type == "visit" then       -- keeps the visit, reading its id only
+    if ev.type == "note" then        -- keeps the note, reading its id only
       kept = ev
-      return ctx.log("visit id=" .. ev.id)
+      return ctx.log("note id=" .. ev.id)
     end
     ctx.log(ev.type .. " id=" .. ev.id .. " nps=" .. tostring(ev.data.nps))
   end,
   on_refresh = function(ctx)
-    -- The visit was handled before: its id was read then, its data never.
+    -- The note was handled before: its id was read then, its data never.
     ctx.log("kept id " .. kept.id)
     local ok, why = pcall(function() return kept.data end)
     ctx.log("kept data: " .. tostring(ok) .. " " .. tostring(why))

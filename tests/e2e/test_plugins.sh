@@ -41,14 +41,15 @@ assert_contains "the override's version" "$line" "9.9"
 assert_contains "the override's file" "$line" "clients/ov/plugins/lifecycle.lua"
 assert_contains "the override is marked" "$line" "(replaces the built-in)"
 assert_eq "cx.plugins() agrees" "lifecycle client 9.9" \
-  "$(cx eval --client ov 'local p = cx.plugins() return #p == 1 and (p[1].name .. " " .. p[1].origin .. " " .. p[1].version) or #p')"
+  "$(cx eval --client ov 'for _, p in ipairs(cx.plugins()) do if p.name == "lifecycle" then return p.name .. " " .. p.origin .. " " .. p.version end end')"
 run import --client ov "$TMP/ev.csv"
 assert_status "import with the override" 0
 assert_eq "the override set stage=custom for every customer" "5" \
   "$(q ov "SELECT COUNT(*) AS n FROM customer_facts WHERE plugin = 'lifecycle' AND name = 'stage' AND value = 'custom'")"
 assert_eq "the built-in did not run (no purchase_count)" "0" \
   "$(q ov "SELECT COUNT(*) AS n FROM customer_facts WHERE name = 'purchase_count'")"
-assert_eq "the override's facts are the only facts" "5" "$(q ov 'SELECT COUNT(*) AS n FROM customer_facts')"
+assert_eq "the override's facts are the only lifecycle facts" "5" \
+  "$(q ov "SELECT COUNT(*) AS n FROM customer_facts WHERE plugin = 'lifecycle'")"
 
 # --- a new plugin beside the built-ins; events filter; order ---------------------------------
 cx client add fo >/dev/null
@@ -103,7 +104,7 @@ return {
 LUA
 run plugins --client fo
 assert_status "plugins (five)" 0
-assert_eq "plugins in run order: order, then name" "zeta lifecycle alpha beta counter" \
+assert_eq "plugins in run order: order, then name" "zeta lifecycle sense feel think act relate alpha beta counter" \
   "$(awk 'NR > 1 { printf "%s%s", sep, $1; sep = " " }' <<<"$OUT")"
 assert_contains "counter is a client plugin with the default order 100" "$(grep '^counter ' <<<"$OUT")" "client      100"
 assert_contains "lifecycle stays built-in" "$(grep '^lifecycle ' <<<"$OUT")" "built-in"

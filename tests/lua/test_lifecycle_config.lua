@@ -39,7 +39,8 @@ test("the client's plugins are loaded, in order", function()
   for _, p in ipairs(cx.plugins()) do
     names[#names + 1] = p.name .. ":" .. p.origin
   end
-  eq(table.concat(names, ","), "lifecycle:built-in,probe:client", "cx.plugins()")
+  eq(table.concat(names, ","), "lifecycle:built-in,probe:client,sense:built-in,feel:built-in,think:built-in,"
+    .. "act:built-in,relate:built-in", "cx.plugins()")
 end)
 
 test("a purchase: lifecycle runs before probe", function()

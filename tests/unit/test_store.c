@@ -109,7 +109,7 @@ static void test_migration_from_v1(void)
     CHECK_EQ_INT(store_open(path, 0, &s, &err), 0);
     if (!s)
         return;
-    CHECK_EQ_INT(store_schema_version(s), 2);
+    CHECK_EQ_INT(store_schema_version(s), 3);
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM customer_state"), 4);   /* 3 lifecycle, 1 tester (bob) */
     /* The 14 facts with a value come through, with their types; NULL facts go. */
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM customer_facts"), 14);

@@ -1,0 +1,49 @@
+-- think: customers' intellectual engagement with the brand (Bernd Schmitt's
+-- THINK module): what they read, watch, try to understand and ask.
+--
+-- What it listens to, and what each event is worth (a weight; 0 switches a
+-- type off, and a client may add its own types, such as webinar = 1.5):
+--   content 0.5   demo 1   workshop 2   question 0.5
+--                 each an engaged moment: 100 (or the event's `think`
+--                 rating, 1 to 7, if it has one)
+--   survey 2      the `think` rating (1 to 7 agreement: 7 = 100, 1 = 0)
+-- A moment with an `episode` (part of a visit or a journey stage) is
+-- remembered with the rest of its episode by the peak-end rule.
+--
+-- Each customer's score, 0 to 100, starts at the prior (0: no engagement
+-- yet), rises with engagement and falls back as it ages (its weight halves
+-- every half_life_days); prior_weight sets how much engagement it takes to
+-- rise (with 3, a weight of 3 recently gives 50). The formulas:
+-- docs/experience.md. To change a setting for one client, in
+-- clients/NAME/config.lua:
+--   return { think = { types = { webinar = 1.5, content = 0 } } }
+
+local experience = cx.experience
+local MODULE = "think"
+
+return {
+  name = "think",
+  version = "1.0",
+  description = "Intellectual engagement: content, demos, workshops, questions (Schmitt's THINK)",
+  order = 23,
+
+  defaults = {
+    half_life_days = 60,
+    prior = 0,
+    prior_weight = 3,
+    types = { content = 0.5, demo = 1, workshop = 2, question = 0.5, survey = 2 },
+  },
+
+  on_load = function(ctx)
+    ctx.listen(experience.types(ctx.config))
+  end,
+
+  on_event = function(ev, ctx)
+    local weight = ctx.config.types[ev.type]
+    local rating = experience.rating(ev, MODULE, 1, 7)
+    if rating or ev.type ~= "survey" then
+      experience.observe(ctx, MODULE, ev, rating and experience.scale(rating, 1, 7) or 100, weight,
+        ev.data.episode)
+    end
+  end,
+}
