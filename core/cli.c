@@ -240,8 +240,10 @@ static void print_results(lua_State *L, int base)
 
 /* Runs text as a script of session s with the given arguments in `arg`,
  * printing what it returns when print_returns. [-0, +0, -] */
+/* Runs a chunk in a script sandbox with its arguments in the table `arg`
+ * (for a report, also arg.format and arg.as_of from --format and --as-of). */
 static int run_chunk(session *s, const char *text, size_t len, const char *chunkname, const char *what,
-                     int try_expression, int nargs, char **args, int print_returns)
+                     int try_expression, int nargs, char **args, int print_returns, const struct args *options)
 {
     luahost *h = session_lua(s);
     lua_State *L = luahost_state(h);
@@ -252,6 +254,14 @@ static int run_chunk(session *s, const char *text, size_t len, const char *chunk
     for (int i = 0; i < nargs; i++) {
         lua_pushstring(L, args[i]);
         lua_rawseti(L, -2, i + 1);
+    }
+    if (options && options->format) {
+        lua_pushstring(L, options->format);
+        lua_setfield(L, -2, "format");
+    }
+    if (options && options->as_of) {
+        lua_pushstring(L, options->as_of);
+        lua_setfield(L, -2, "as_of");
     }
     lua_setfield(L, -2, "arg");
     int loaded = -1;
@@ -291,7 +301,7 @@ static int cmd_eval(struct args *a)
     if (open_session(a, &s) < 0)
         return EXIT_FAILED;
     const char *chunk = a->positional[0];
-    int status = run_chunk(s, chunk, strlen(chunk), "=(eval)", "eval", 1, 0, NULL, 1);
+    int status = run_chunk(s, chunk, strlen(chunk), "=(eval)", "eval", 1, 0, NULL, 1, NULL);
     session_close(s);
     return status;
 }
@@ -319,7 +329,7 @@ static int cmd_run(struct args *a)
     buf_printf(&chunkname, "@%s", path);
     buf_printf(&what, "script %s", path);
     int status = run_chunk(s, buf_str(&text), text.len, chunkname.data, what.data, 0,
-                           a->npositional - 1, (char **)a->positional + 1, 1);
+                           a->npositional - 1, (char **)a->positional + 1, 1, NULL);
     session_close(s);
     buf_free(&text);
     buf_free(&chunkname);
@@ -360,6 +370,11 @@ static int cmd_report(struct args *a)
     }
     if (need_client(a, "report") < 0)
         return EXIT_USAGE;
+    if (a->format && strcmp(a->format, "table") != 0 && strcmp(a->format, "csv") != 0 &&
+        strcmp(a->format, "json") != 0) {
+        fprintf(stderr, "cxhost report: --format '%s' is not a format (table, csv or json)\n", a->format);
+        return EXIT_USAGE;
+    }
     session *s;
     if (open_session(a, &s) < 0)
         return EXIT_FAILED;
@@ -367,7 +382,7 @@ static int cmd_report(struct args *a)
     buf_printf(&chunkname, "@%s", f->path);
     buf_printf(&what, "report %s", a->positional[0]);
     int status = run_chunk(s, f->text, f->size, chunkname.data, what.data, 0, a->npositional - 1,
-                           (char **)a->positional + 1, 1);
+                           (char **)a->positional + 1, 1, a);
     buf_free(&chunkname);
     buf_free(&what);
     session_close(s);
@@ -461,9 +476,14 @@ static const struct command commands[] = {
      "Runs every plugin's on_refresh hook, which updates what changes with time\n"
      "alone (a customer becoming lapsed). DATE defaults to the latest event's time.\n"
      "Imports do this by themselves at the end.\n"},
-    {"report", cmd_report, "cxhost report REPORT --client NAME",
-     "Prints a report on the client's data. Reports: summary (customers, events,\n"
-     "revenue, lifecycle stages, best customers).\n"},
+    {"report", cmd_report, "cxhost report REPORT --client NAME [--format table|csv|json] [--as-of DATE]",
+     "Prints a report on the client's data. Reports:\n"
+     "  summary      customers, events, revenue, lifecycle stages, best customers\n"
+     "  experience   the five experience modules (sense, feel, think, act, relate):\n"
+     "               customers' scores, NPS and CSAT per lifecycle stage, and the\n"
+     "               experience grid of touchpoints against modules\n"
+     "  --format F   table (default), csv or json (the experience report)\n"
+     "  --as-of DATE judge scores at DATE (default: the latest event's time)\n"},
     {"version", cmd_version, "cxhost version", "Prints the version of cxhost, Lua and the store schema.\n"},
     {"help", cmd_help, "cxhost help [COMMAND]", "Prints help on cxhost or on one command.\n"},
     {NULL, NULL, NULL, NULL},

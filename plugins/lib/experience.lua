@@ -175,14 +175,20 @@ local function module_settings()
   return out
 end
 
--- as_of, or the time of the client's latest event.
+-- as_of, or the time of the client's latest event. The sums hold every
+-- event imported, so a time before the latest one is refused.
 local function when(as_of, fn)
+  local latest = cx.query("SELECT COALESCE(MAX(at), 0) AS t FROM events")[1].t
   if as_of == nil then
-    return cx.query("SELECT COALESCE(MAX(at), 0) AS t FROM events")[1].t
+    return latest
   end
   if math.type(as_of) ~= "integer" then
     error(("cx.experience.%s: as_of must be a time in Unix seconds (cx.time.parse), not %s"):format(
       fn, tostring(as_of)), 3)
+  end
+  if as_of < latest then
+    error(("cx.experience.%s: as of %s is before the latest event (%s); scores hold every event "
+      .. "imported, so give a later time"):format(fn, cx.time.iso(as_of), cx.time.iso(latest)), 3)
   end
   return as_of
 end

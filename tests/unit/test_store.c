@@ -77,7 +77,7 @@ static void test_migration_from_empty(void)
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN "
                               "('customers','touchpoints','events','ledger','refunds','experience_scores',"
                               "'campaigns','campaign_runs','outbox','audit','customer_state','customer_tags',"
-                              "'imports')"), 13);
+                              "'imports','experience_cells')"), 14);
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'view' AND name IN "
                               "('customer_facts','lifecycle','loyalty_balances')"), 3);
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
@@ -311,6 +311,64 @@ static void test_queries_are_read_only(store *s)
     CHECK(store_query(s, "SELECT 1", p, 1, grab_int, &o, &err) < 0);   /* more values than parameters */
 }
 
+/* Experience cells: decayed sums kept for the transaction, visible to a
+ * query (written back first), taken back with their event, kept at commit. */
+static void test_cells(store *s)
+{
+    cx_error err;
+    const int64_t day = 86400, t0 = 1700000000;
+    store_observation ob = {"feel", 0, 100, 1, 10 * day, 1, 0};
+    store_origin o = {"tester", 0, t0};
+    CHECK(store_cell_add(s, &o, &ob, &err) < 0);               /* outside a transaction */
+    CHECK_CONTAINS(err.text, "only inside a transaction");
+    CHECK_EQ_INT(store_begin(s, &err), 0);
+    CHECK_EQ_INT(store_touchpoint_ensure(s, "desk", &ob.touchpoint, &err), 0);
+    CHECK_EQ_INT(store_cell_add(s, &o, &ob, &err), 0);
+    /* Ten days (one half-life) on, a 0 of weight 1: sums 50 + 0 and 0.5 + 1. */
+    o.at = t0 + 10 * day;
+    ob.value = 0;
+    ob.high = 0;
+    ob.low = 1;
+    CHECK_EQ_INT(store_cell_add(s, &o, &ob, &err), 0);
+    CHECK_EQ_INT(query_int(s, "SELECT CAST(round(value_sum * 1000) AS INTEGER) FROM experience_cells"), 50000);
+    CHECK_EQ_INT(query_int(s, "SELECT CAST(round(weight_sum * 1000) AS INTEGER) FROM experience_cells"), 1500);
+    CHECK_EQ_INT(query_int(s, "SELECT as_of FROM experience_cells"), t0 + 10 * day);
+    CHECK_EQ_INT(query_int(s, "SELECT observations * 100 + high * 10 + low FROM experience_cells"), 211);
+    /* An event taken back takes its observations back, even after a query
+     * wrote them mid-event. */
+    CHECK_EQ_INT(store_savepoint(s, &err), 0);
+    ob.value = 100;
+    CHECK_EQ_INT(store_cell_add(s, &o, &ob, &err), 0);
+    ob.measure = "nps";
+    CHECK_EQ_INT(store_cell_add(s, &o, &ob, &err), 0);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM experience_cells"), 2);
+    store_rollback_savepoint(s);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM experience_cells"), 1);
+    CHECK_EQ_INT(query_int(s, "SELECT observations FROM experience_cells WHERE measure = 'feel'"), 2);
+    /* A kept event stays; an older observation counts at its decayed weight. */
+    CHECK_EQ_INT(store_savepoint(s, &err), 0);
+    ob.measure = "feel";
+    o.at = t0 - 10 * day;
+    CHECK_EQ_INT(store_cell_add(s, &o, &ob, &err), 0);
+    CHECK_EQ_INT(store_release(s, &err), 0);
+    CHECK_EQ_INT(store_commit(s, &err), 0);
+    /* 100 * 2^-2 = 25 more in value, 0.25 more in weight. */
+    CHECK_EQ_INT(query_int(s, "SELECT CAST(round(value_sum * 1000) AS INTEGER) FROM experience_cells"), 75000);
+    CHECK_EQ_INT(query_int(s, "SELECT CAST(round(weight_sum * 1000) AS INTEGER) FROM experience_cells"), 1750);
+    CHECK_EQ_INT(query_int(s, "SELECT observations FROM experience_cells"), 3);
+    /* The next transaction starts from the row. */
+    CHECK_EQ_INT(store_begin(s, &err), 0);
+    o.at = t0 + 10 * day;
+    CHECK_EQ_INT(store_cell_add(s, &o, &ob, &err), 0);
+    store_rollback(s);
+    CHECK_EQ_INT(query_int(s, "SELECT observations FROM experience_cells"), 3);
+    CHECK_EQ_INT(store_begin(s, &err), 0);
+    CHECK_EQ_INT(store_cell_add(s, &o, &ob, &err), 0);
+    CHECK_EQ_INT(store_commit(s, &err), 0);
+    CHECK_EQ_INT(query_int(s, "SELECT observations FROM experience_cells"), 4);
+    CHECK_EQ_INT(query_int(s, "SELECT CAST(round(value_sum * 1000) AS INTEGER) FROM experience_cells"), 175000);
+}
+
 static void test_ledger_append_only(void)
 {
     char path[256];
@@ -345,6 +403,7 @@ int main(void)
     test_facts_each(s);
     test_facts_rows(s);
     test_queries_are_read_only(s);
+    test_cells(s);
     store_close(s);
     test_ledger_append_only();
 
