@@ -47,10 +47,9 @@ return {
       if not ev.customer then
         return
       end
-      local facts = ctx.facts(ev.customer)
+      local facts = ctx.facts(ev.customer) -- the table itself: changes are kept
       local before = facts.purchases or 0
       facts.purchases = before + 1
-      ctx.facts_set(ev.customer, facts)
       if before == 0 then
         return -- a first purchase is not a repeat
       end

@@ -157,7 +157,8 @@ function M.observe(ctx, module, ev, value, weight, episode)
   end
   f.value_sum, f.weight_sum, f.as_of = sum, wsum, as_of
   f.observations = (f.observations or 0) + 1
-  ctx.facts_set(who, f)
+  -- f is the customer's facts table itself: what it holds is kept, with this
+  -- event as its origin, without ctx.facts_set (docs/plugins.md).
 end
 
 -- --- reading ------------------------------------------------------------------
