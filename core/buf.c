@@ -1,5 +1,4 @@
 /* buf.c: growable text buffer, see buf.h. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,17 +133,11 @@ void buf_add_int(buf *b, long long v)
 void buf_add_real(buf *b, double v)
 {
     char text[40];
-    /* 17 digits always read back as the same number. A number with few
-     * decimals (one a person wrote: 0.1, 2.75) is tried with 15 first, which
-     * keep it as written (0.1, not 0.10000000000000001); a computed one
-     * (a decayed sum) would fail that try, so it is not made. */
-    double scaled = v * 1e6;
-    int short_form = fabs(v) < 1e9 && scaled == nearbyint(scaled);
-    if (short_form) {
-        snprintf(text, sizeof text, "%.15g", v);
-        short_form = strtod(text, NULL) == v;
-    }
-    if (!short_form)
+    /* 15 digits when they read back as the same number (0.1 stays 0.1),
+     * else 17, which always do (16 rarely saves a digit, and a third try
+     * costs as much as the first two). */
+    snprintf(text, sizeof text, "%.15g", v);
+    if (strtod(text, NULL) != v)
         snprintf(text, sizeof text, "%.17g", v);
     buf_add_str(b, text);
     if (!strpbrk(text, ".eEni"))   /* "inf", "nan" have letters too */
