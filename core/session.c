@@ -154,7 +154,7 @@ static const char *const providers[] = {"communications", "visual identity", "pr
                                         "spatial environment", "website", "people", NULL};
 
 /* The string field of the table at idx, which must be NULL or one of
- * allowed: 0, or -1 with err naming the field. [-0, +0, -] */
+ * allowed: 0, or -1 with err naming the field. [-0, +0, m] */
 static int touchpoint_field(lua_State *L, int idx, const char *path, const char *touchpoint, const char *field,
                             const char *const *allowed, const char **out, cx_error *err)
 {
@@ -189,7 +189,7 @@ static int touchpoint_is_described(void *ud, int ncols, const char *const *names
 
 /* Gives the touchpoints named in config.lua's `touchpoints` their stage
  * and provider in the store (writing only when something changed), so
- * reports can group by them. [-0, +0, -] */
+ * reports can group by them. [-0, +0, m] */
 static int session_apply_touchpoints(session *s, cx_error *err)
 {
     lua_State *L = luahost_state(s->host);

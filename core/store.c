@@ -1018,6 +1018,20 @@ static double decay_factor(int64_t from, int64_t to, int64_t half_life)
     return exp2(-dt / (double)half_life);
 }
 
+/* Doubles an array of cells. */
+static int grow_cells(struct cell **cells, size_t *cap, cx_error *err)
+{
+    size_t n = *cap ? 2 * *cap : 32;
+    struct cell *more = realloc(*cells, n * sizeof *more);
+    if (!more) {
+        cx_error_set(err, "out of memory");
+        return -1;
+    }
+    *cells = more;
+    *cap = n;
+    return 0;
+}
+
 /* The cached cell of (measure, touchpoint), read from its row on first use
  * in the transaction; NULL with err on failure. */
 static struct cell *cell_get(store *s, const char *measure, store_id touchpoint, cx_error *err)
@@ -1027,16 +1041,8 @@ static struct cell *cell_get(store *s, const char *measure, store_id touchpoint,
     int64_t i;
     if (n > 0 && (size_t)n < sizeof key && strmap_get(&s->cell_index, key, (size_t)n, &i))
         return &s->cells[i];
-    if (s->ncells == s->capcells) {
-        size_t cap = s->capcells ? 2 * s->capcells : 64;
-        struct cell *more = realloc(s->cells, cap * sizeof *more);
-        if (!more) {
-            cx_error_set(err, "out of memory");
-            return NULL;
-        }
-        s->cells = more;
-        s->capcells = cap;
-    }
+    if (s->ncells == s->capcells && grow_cells(&s->cells, &s->capcells, err) < 0)
+        return NULL;
     struct cell *c = &s->cells[s->ncells];
     memset(c, 0, sizeof *c);
     if (!(c->measure = strdup(measure))) {
@@ -1089,16 +1095,8 @@ int store_cell_add(store *s, const store_origin *o, const store_observation *ob,
     if (!c)
         return -1;
     if (s->in_savepoint && !c->in_event) {
-        if (s->ncell_undo == s->capcell_undo) {
-            size_t cap = s->capcell_undo ? 2 * s->capcell_undo : 16;
-            struct cell *more = realloc(s->cell_undo, cap * sizeof *more);
-            if (!more) {
-                cx_error_set(err, "out of memory");
-                return -1;
-            }
-            s->cell_undo = more;
-            s->capcell_undo = cap;
-        }
+        if (s->ncell_undo == s->capcell_undo && grow_cells(&s->cell_undo, &s->capcell_undo, err) < 0)
+            return -1;
         c->in_event = 1;
         s->cell_undo[s->ncell_undo++] = *c;
     }

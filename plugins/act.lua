@@ -42,7 +42,6 @@ return {
   end,
 
   on_event = function(ev, ctx)
-    local weight = ctx.config.types[ev.type]
     if ev.type == "purchase" then
       if not ev.customer then
         return
@@ -54,10 +53,6 @@ return {
         return -- a first purchase is not a repeat
       end
     end
-    local rating = experience.rating(ev, MODULE, 1, 7)
-    if rating or ev.type ~= "survey" then
-      experience.observe(ctx, MODULE, ev, rating and experience.scale(rating, 1, 7) or 100, weight,
-        ev.data.episode)
-    end
+    experience.observe_event(ctx, MODULE, ev)
   end,
 }

@@ -75,9 +75,7 @@ return {
       local severity = experience.rating(ev, "severity", 1, 3) or 1
       experience.observe(ctx, MODULE, ev, 0, weight * severity, ev.data.episode)
     else
-      local rating = experience.rating(ev, MODULE, 1, 7)
-      experience.observe(ctx, MODULE, ev, rating and experience.scale(rating, 1, 7) or 100, weight,
-        ev.data.episode)
+      experience.observe_event(ctx, MODULE, ev)
     end
   end,
 }

@@ -39,11 +39,6 @@ return {
   end,
 
   on_event = function(ev, ctx)
-    local weight = ctx.config.types[ev.type]
-    local rating = experience.rating(ev, MODULE, 1, 7)
-    if rating or ev.type ~= "survey" then
-      experience.observe(ctx, MODULE, ev, rating and experience.scale(rating, 1, 7) or 100, weight,
-        ev.data.episode)
-    end
+    experience.observe_event(ctx, MODULE, ev)
   end,
 }

@@ -39,8 +39,8 @@ return {
   end,
 
   on_event = function(ev, ctx)
-    local weight = ctx.config.types[ev.type]
     if ev.type == "audit" then
+      local weight = ctx.config.types.audit
       for _, sense in ipairs(SENSES) do
         local rating = experience.rating(ev, sense, 1, 7)
         if rating then
@@ -48,11 +48,7 @@ return {
         end
       end
     else
-      local rating = experience.rating(ev, MODULE, 1, 7)
-      if rating or ev.type ~= "survey" then
-        experience.observe(ctx, MODULE, ev, rating and experience.scale(rating, 1, 7) or 100, weight,
-          ev.data.episode)
-      end
+      experience.observe_event(ctx, MODULE, ev)
     end
   end,
 }

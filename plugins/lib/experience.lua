@@ -161,6 +161,18 @@ function M.observe(ctx, module, ev, value, weight, episode)
   -- event as its origin, without ctx.facts_set (docs/plugins.md).
 end
 
+-- Observes event ev in `module` the plain way: with the weight the module's
+-- settings give its type, as the event's rating for the module (data.<module>,
+-- 1 to 7) when it has one, else as a full-intensity moment (100); a survey
+-- without that rating is not an observation.
+function M.observe_event(ctx, module, ev)
+  local rating = M.rating(ev, module, 1, 7)
+  if rating or ev.type ~= "survey" then
+    M.observe(ctx, module, ev, rating and M.scale(rating, 1, 7) or 100, ctx.config.types[ev.type],
+      ev.data.episode)
+  end
+end
+
 -- --- reading ------------------------------------------------------------------
 
 -- The settings of each loaded module plugin, by module name.
