@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: installs what is missing, builds cxhost, makes a workspace with a
 # client "cdnow", imports the real CDNOW purchase history through the built-in
-# plugins and prints a summary. Running it again imports nothing twice.
+# plugins and prints a summary and the experience report. Running it again
+# imports nothing twice.
 #   scripts/demo.sh [WORKSPACE]      (default: ./cxhome-demo)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,5 +23,9 @@ fi
 "$cxhost" --home "$home" import --client cdnow "$data"
 echo
 "$cxhost" --home "$home" report summary --client cdnow
+echo
+# CDNOW holds purchases only: of the five experience modules, act scores the
+# repeat purchases (docs/experience.md).
+"$cxhost" --home "$home" report experience --client cdnow
 echo
 echo "Workspace: $home. Try: $cxhost --home $home eval --client cdnow 'cx.customer(\"07592\")'"
