@@ -375,9 +375,27 @@ static int cmd_report(struct args *a)
         fprintf(stderr, "cxhost report: --format '%s' is not a format (table, csv or json)\n", a->format);
         return EXIT_USAGE;
     }
+    int64_t as_of = 0;
+    const char *why = NULL;
+    if (a->as_of && utc_parse(a->as_of, strlen(a->as_of), &as_of, &why) < 0) {
+        fprintf(stderr, "cxhost report: --as-of '%s' is not a valid time (%s)\n", a->as_of, why);
+        return EXIT_USAGE;
+    }
     session *s;
     if (open_session(a, &s) < 0)
         return EXIT_FAILED;
+    /* Reports judge the data as it stands: a time before its latest event is
+     * a mistake to name here, not deep in a report. */
+    int64_t latest = 0;
+    cx_error err;
+    if (a->as_of && store_latest_event_at(session_store(s), &latest, &err) == 0 && as_of < latest) {
+        char date[UTC_TEXT_SIZE];
+        utc_format(latest, date);
+        fprintf(stderr, "cxhost report: --as-of %s is before the latest event (%s); give a later time\n",
+                a->as_of, date);
+        session_close(s);
+        return EXIT_FAILED;
+    }
     buf chunkname = BUF_INIT, what = BUF_INIT;
     buf_printf(&chunkname, "@%s", f->path);
     buf_printf(&what, "report %s", a->positional[0]);

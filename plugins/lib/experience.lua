@@ -195,8 +195,15 @@ local function when(as_of, fn)
   if as_of == nil then
     return latest
   end
+  if type(as_of) == "string" then
+    local t, why = cx.time.parse(as_of)
+    if not t then
+      error(("cx.experience.%s: '%s' is not a valid time (%s)"):format(fn, as_of, why), 3)
+    end
+    as_of = t
+  end
   if math.type(as_of) ~= "integer" then
-    error(("cx.experience.%s: as_of must be a time in Unix seconds (cx.time.parse), not %s"):format(
+    error(("cx.experience.%s: as_of must be a time (Unix seconds or text such as \"2025-06-30\"), not %s"):format(
       fn, tostring(as_of)), 3)
   end
   if as_of < latest then

@@ -57,7 +57,13 @@ assert_status "a bad --format" 2
 assert_contains "names the format" "$ERR" "--format 'xml' is not a format (table, csv or json)"
 run report experience --client prop --as-of 2000-01-01
 assert_status "an --as-of before the latest event" 1
-assert_contains "says why" "$ERR" "is before the latest event"
+assert_contains "says why" "$ERR" "cxhost report: --as-of 2000-01-01 is before the latest event"
+assert_not_contains "a user's mistake, not a traceback" "$ERR" "traceback"
+run report experience --client prop --as-of 2000-02-30
+assert_status "an --as-of that is no time" 2
+assert_contains "says so" "$ERR" "--as-of '2000-02-30' is not a valid time"
+assert_eq "profile and summary take a time as text too" "ok" \
+  "$(cx eval --client prop 'local p = cx.experience.profile("C0001", "2099-01-01") return p and p.as_of == cx.time.parse("2099-01-01") and "ok"')"
 run report experience --client prop --as-of 2099-01-01
 assert_status "a later --as-of" 0
 assert_contains "as of that day" "$OUT" "as of 2099-01-01"
