@@ -41,7 +41,15 @@ return {
   },
 
   on_load = function(ctx)
-    ctx.listen(experience.types(ctx.config))
+    experience.check_settings(MODULE, ctx.config)
+    assert(type(ctx.config.nps_weight) == "number" and ctx.config.nps_weight >= 0,
+      "config.lua: feel.nps_weight must be a number from 0 up")
+    -- Surveys always: NPS and CSAT are counted even when feel ratings weigh 0.
+    local types = experience.types(ctx.config)
+    if not ctx.config.types.survey or ctx.config.types.survey <= 0 then
+      types[#types + 1] = "survey"
+    end
+    ctx.listen(types)
   end,
 
   on_event = function(ev, ctx)
@@ -49,7 +57,7 @@ return {
     local weight = settings.types[ev.type]
     if ev.type == "survey" then
       local feel = experience.rating(ev, "feel", 1, 7)
-      if feel then
+      if feel and weight and weight > 0 then
         experience.observe(ctx, MODULE, ev, experience.scale(feel, 1, 7), weight, ev.data.episode)
       end
       local nps = experience.rating(ev, "nps", 0, 10)

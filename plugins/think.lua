@@ -35,6 +35,7 @@ return {
   },
 
   on_load = function(ctx)
+    experience.check_settings(MODULE, ctx.config)
     ctx.listen(experience.types(ctx.config))
   end,
 

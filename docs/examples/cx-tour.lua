@@ -4,10 +4,11 @@
 -- cx.client: the client's name
 print("client: " .. cx.client)
 
--- cx.plugins(): the loaded plugins, in the order they run
+-- cx.plugins(): the loaded plugins, in the order they run, with their settings
 for _, p in ipairs(cx.plugins()) do
   print(("plugin: %s %s (%s, order %d)"):format(p.name, p.version, p.origin, p.order))
 end
+print("lifecycle's lapsing_days: " .. cx.plugins()[1].config.lapsing_days)
 
 -- cx.query(sql, ...): read-only SQL; ?1, ?2 ... are the values given after sql
 local rows = cx.query("SELECT COUNT(*) AS n, SUM(amount_cents) AS cents FROM events WHERE type = ?1",
@@ -19,6 +20,10 @@ local ann = cx.customer("ann")
 print(("ann: %d events, %d points, tags: %s, stage: %s"):format(
   ann.events, ann.points, table.concat(ann.tags, " "), ann.facts.lifecycle.stage))
 print("nobody: " .. tostring(cx.customer("nobody")))
+
+-- cx.experience: the experience modules' scores, as of the latest event
+local act = cx.experience.profile("ann").modules.act
+print(("ann's act score: %.1f, from %d observation(s)"):format(act.score, act.observations))
 
 -- cx.time: Unix seconds (UTC) to text and back
 local t = cx.time.parse("2026-03-15T13:00:00+01:00")

@@ -75,6 +75,24 @@ function M.rating(ev, field, low, high)
   return n
 end
 
+-- Checks a module's settings (its defaults with the client's config.lua over
+-- them), so that a wrong value stops the client's plugins from loading with a
+-- message naming it, instead of skewing every score.
+function M.check_settings(module, settings)
+  local function check(name, value, low, high)
+    if type(value) ~= "number" or value ~= value or value < low or value > high then
+      error(("config.lua: %s.%s must be a number from %s to %s, not %s"):format(
+        module, name, low, high, tostring(value)), 0)
+    end
+  end
+  check("half_life_days", settings.half_life_days, 0, 36500)
+  check("prior", settings.prior, 0, 100)
+  check("prior_weight", settings.prior_weight, 0, 1000000)
+  for kind, weight in pairs(settings.types) do
+    check("types." .. tostring(kind), weight, 0, 1000000)
+  end
+end
+
 -- The event types a module's settings give a weight to, for ctx.listen.
 function M.types(settings)
   local list = {}

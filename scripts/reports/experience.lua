@@ -34,7 +34,7 @@ if arg.as_of ~= nil then
 end
 
 local summary = cx.experience.summary(as_of)
-local grid = cx.experience.grid(as_of)
+local grid = cx.experience.grid()   -- a cell's score does not depend on the day
 local modules = summary.modules or {}
 local stages = summary.stages or {}
 local nps = summary.nps or {}
@@ -163,13 +163,15 @@ local function entries(by)
   return out
 end
 
-print(("Experience of client %s, as of %s"):format(cx.client, cx.time.date(summary.as_of)))
 if summary.customers == 0 and #grid == 0 then
+  print(("Experience of client %s"):format(cx.client))
   print("No experience observations yet: import events with cxhost import --client "
     .. cx.client .. " FILE")
   return
 end
-print(("  %s customers with experience scores"):format(count(summary.customers)))
+print(("Experience of client %s, as of %s"):format(cx.client, cx.time.date(summary.as_of)))
+print(("  %s %s with experience scores"):format(count(summary.customers),
+  summary.customers == 1 and "customer" or "customers"))
 
 print("")
 print("Modules (customers' scores, 0-100)")

@@ -140,7 +140,30 @@ printf 'return { feel = { types = { complaint = "many" } } }\n' >"$H/clients/bad
 run plugins --client bad
 assert_status "a weight that is not a number" 1
 assert_contains "names the setting" "$ERR" "config.lua: feel.types.complaint must be a number, not a string"
+printf 'return { feel = { half_life_days = -1 } }\n' >"$H/clients/bad/config.lua"
+run plugins --client bad
+assert_status "a half-life below 0" 1
+assert_contains "names the setting and its range" "$ERR" \
+  "config.lua: feel.half_life_days must be a number from 0 to 36500, not -1"
+printf 'return { think = { types = { demo = -2 } } }\n' >"$H/clients/bad/config.lua"
+run plugins --client bad
+assert_status "a negative weight" 1
+assert_contains "names the type" "$ERR" "config.lua: think.types.demo must be a number from 0 to 1000000, not -2"
 printf 'return {}\n' >"$H/clients/bad/config.lua"
 assert_eq "nothing was written to the bad client's store" "0" "$(q bad "SELECT COUNT(*) AS n FROM touchpoints")"
+
+# --- feel's survey weight 0: no feel ratings, NPS and CSAT still counted ----------------------
+cx client add nofeel >/dev/null
+printf 'return { feel = { types = { survey = 0 } } }\n' >"$H/clients/nofeel/config.lua"
+printf '%s\n' '{"id":"n1","type":"survey","customer":"C1","at":"2025-01-01T09:00:00Z","feel":7,"nps":9,"csat":5}' \
+  >"$TMP/nofeel.ndjson"
+run import --client nofeel "$TMP/nofeel.ndjson"
+assert_status "import" 0
+assert_eq "the NPS answer is counted" "1" "$(q nofeel "SELECT observations AS n FROM experience_cells WHERE measure = 'nps'")"
+assert_eq "the CSAT answer too" "1" "$(q nofeel "SELECT observations AS n FROM experience_cells WHERE measure = 'csat'")"
+assert_eq "feel observes the NPS only, not the rating" "1" \
+  "$(cx eval --client nofeel 'return cx.customer("C1").facts.feel.observations')"
+assert_eq "the report says 1 customer" "  1 customer with experience scores" \
+  "$(cx report experience --client nofeel | sed -n 2p)"
 
 finish
