@@ -16,6 +16,7 @@
 #   q CLIENT SQL [ARGS...]  prints the column `n` of the first row of a
 #                           cx.query (ARGS are passed as query parameters,
 #                           as strings); "ERROR: ..." when the query fails
+#   plugin CLIENT FILE      writes standard input to the client's plugins/FILE
 #   pass / fail MESSAGE     counts a check (fail prints MESSAGE and context)
 #   assert_eq DESC WANT GOT
 #   assert_contains DESC HAYSTACK NEEDLE      (fixed string)
@@ -164,6 +165,11 @@ assert_status() {
   else
     fail "$1: exit status $RC, want $2" "stdout: $OUT" "stderr: $ERR"
   fi
+}
+
+plugin() {   # CLIENT FILE  (text on stdin)
+  mkdir -p "$H/clients/$1/plugins"
+  cat >"$H/clients/$1/plugins/$2"
 }
 
 finish() {

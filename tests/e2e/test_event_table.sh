@@ -7,11 +7,6 @@
 # event's new customer is not left half-known.
 . "$(dirname "$0")/lib.sh"
 
-plugin() {   # CLIENT FILE  (text on stdin)
-  mkdir -p "$H/clients/$1/plugins"
-  cat >"$H/clients/$1/plugins/$2"
-}
-
 cat >"$TMP/ev.ndjson" <<'JSON'
 {"id":"e1","type":"survey","customer":"c1","at":"2024-01-01T10:00:00Z","touchpoint":"web","nps":9,"note":"fine"}
 {"id":"e2","type":"purchase","customer":"c2","at":"2024-01-02T10:00:00Z","amount":"12.50"}

@@ -4,11 +4,6 @@
 # customer or touchpoint never seen (taken back: nothing changes).
 . "$(dirname "$0")/lib.sh"
 
-plugin() {   # CLIENT FILE  (text on stdin)
-  mkdir -p "$H/clients/$1/plugins"
-  cat >"$H/clients/$1/plugins/$2"
-}
-
 cat >"$TMP/ev.csv" <<'CSV'
 id,type,customer,at,amount,touchpoint
 e1,purchase,c1,2024-01-01,10.00,web

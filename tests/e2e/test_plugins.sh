@@ -15,11 +15,6 @@ v1,visit,c1,2024-01-05,
 v2,visit,c5,2024-01-06,
 CSV
 
-plugin() {   # CLIENT FILE  (text on stdin)
-  mkdir -p "$H/clients/$1/plugins"
-  cat >"$H/clients/$1/plugins/$2"
-}
-
 # --- a client plugin replaces the built-in lifecycle --------------------------------------
 cx client add ov >/dev/null
 plugin ov lifecycle.lua <<'LUA'
