@@ -351,6 +351,17 @@ static const struct embedded_file *find_report(const char *name)
     return NULL;
 }
 
+/* --as-of, when given, as Unix seconds: 0, or -1 after saying why. */
+static int parse_as_of(const struct args *a, const char *command, int64_t *as_of)
+{
+    const char *why = NULL;
+    if (a->as_of && utc_parse(a->as_of, strlen(a->as_of), as_of, &why) < 0) {
+        fprintf(stderr, "cxhost %s: --as-of '%s' is not a valid time (%s)\n", command, a->as_of, why);
+        return -1;
+    }
+    return 0;
+}
+
 static int cmd_report(struct args *a)
 {
     if (a->npositional < 1) {
@@ -376,11 +387,8 @@ static int cmd_report(struct args *a)
         return EXIT_USAGE;
     }
     int64_t as_of = 0;
-    const char *why = NULL;
-    if (a->as_of && utc_parse(a->as_of, strlen(a->as_of), &as_of, &why) < 0) {
-        fprintf(stderr, "cxhost report: --as-of '%s' is not a valid time (%s)\n", a->as_of, why);
+    if (parse_as_of(a, "report", &as_of) < 0)
         return EXIT_USAGE;
-    }
     session *s;
     if (open_session(a, &s) < 0)
         return EXIT_FAILED;
@@ -433,11 +441,8 @@ static int cmd_refresh(struct args *a)
     if (need_client(a, "refresh") < 0)
         return EXIT_USAGE;
     int64_t as_of = 0;
-    const char *why = NULL;
-    if (a->as_of && utc_parse(a->as_of, strlen(a->as_of), &as_of, &why) < 0) {
-        fprintf(stderr, "cxhost refresh: --as-of '%s' is not a valid time (%s)\n", a->as_of, why);
+    if (parse_as_of(a, "refresh", &as_of) < 0)
         return EXIT_USAGE;
-    }
     session *s;
     if (open_session(a, &s) < 0)
         return EXIT_FAILED;

@@ -8,6 +8,7 @@
 #include "cxhost/buf.h"
 #include "cxhost/cxlib.h"
 #include "cxhost/ingest.h"
+#include "cxhost/luahost.h"
 #include "cxhost/money.h"
 #include "cxhost/plugin.h"
 #include "cxhost/session.h"
@@ -465,13 +466,7 @@ void cxlib_add(lua_State *L, int env, void *ud)
     if (lua_rawgetp(L, LUA_REGISTRYINDEX, &library_key) == LUA_TTABLE) {   /* [cx, libs] */
         lua_pushnil(L);
         while (lua_next(L, -2)) {                                       /* [cx, libs, name, lib] */
-            lua_newtable(L);
-            lua_pushnil(L);
-            while (lua_next(L, -3)) {                                   /* [.., lib, copy, k, v] */
-                lua_pushvalue(L, -2);
-                lua_insert(L, -2);
-                lua_rawset(L, -4);
-            }
+            luahost_push_copy(L, -1);                                   /* [cx, libs, name, lib, copy] */
             lua_pushvalue(L, -3);
             lua_insert(L, -2);                                          /* [cx, libs, name, lib, name, copy] */
             lua_rawset(L, -6);

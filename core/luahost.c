@@ -271,18 +271,24 @@ static int sandbox_undefined(lua_State *L)
     return luaL_error(L, "undefined global");
 }
 
+void luahost_push_copy(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    lua_newtable(L);                         /* [copy] */
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {               /* [copy, k, v] */
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);                   /* [copy, k, k, v] */
+        lua_rawset(L, -4);                   /* [copy, k] */
+    }
+}
+
 /* Copies the fields of the host's library `name` into a new table at env.
  * [-0, +0, m] */
 static void sandbox_copy_library(lua_State *L, int env, const char *name)
 {
     lua_getglobal(L, name);                  /* [lib] */
-    lua_newtable(L);                         /* [lib, copy] */
-    lua_pushnil(L);
-    while (lua_next(L, -3)) {                /* [lib, copy, k, v] */
-        lua_pushvalue(L, -2);
-        lua_insert(L, -2);                   /* [lib, copy, k, k, v] */
-        lua_rawset(L, -4);                   /* [lib, copy, k] */
-    }
+    luahost_push_copy(L, -1);                /* [lib, copy] */
     lua_setfield(L, env, name);              /* [lib] */
     lua_pop(L, 1);
 }

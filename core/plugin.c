@@ -60,7 +60,6 @@ struct plugin_set {
 
 static int call_hook(plugin_set *ps, struct plugin *p, const char *hook, int nargs, const char *context_fmt,
                      const char *context, cx_error *err);
-static void copy_fields(lua_State *L, int src, int dst);
 
 static const char *const known_hooks[] = {"on_load", "on_event", "on_refresh", NULL};
 
@@ -115,17 +114,16 @@ void plugin_push_config(plugin_set *ps, int i)
     lua_State *L = luahost_state(ps->host);
     lua_rawgeti(L, LUA_REGISTRYINDEX, ps->items[i]->ctx_ref);   /* [ctx] */
     lua_getfield(L, -1, "config");                              /* [ctx, config] */
-    lua_newtable(L);                                            /* [ctx, config, copy] */
+    luahost_push_copy(L, -1);                                   /* [ctx, config, copy] */
     lua_pushnil(L);
-    while (lua_next(L, -3)) {                                   /* [.., copy, k, v] */
-        if (lua_istable(L, -1)) {
-            lua_newtable(L);
-            copy_fields(L, lua_gettop(L) - 1, lua_gettop(L));
-            lua_remove(L, -2);
+    while (lua_next(L, -2)) {                                   /* [.., copy, k, v] */
+        if (lua_istable(L, -1)) {                               /* a map or list setting: copied too */
+            luahost_push_copy(L, -1);                           /* [.., copy, k, v, v'] */
+            lua_pushvalue(L, -3);
+            lua_insert(L, -2);
+            lua_rawset(L, -5);                                  /* copy[k] = v' */
         }
-        lua_pushvalue(L, -2);
-        lua_insert(L, -2);
-        lua_rawset(L, -4);
+        lua_pop(L, 1);
     }
     lua_remove(L, -2);
     lua_remove(L, -2);                                          /* [copy] */

@@ -56,6 +56,10 @@ void luahost_set_print_fn(luahost *h, luahost_print_fn fn, void *ud);
  * [-0, +1, m] */
 void luahost_push_sandbox(luahost *h, const char *owner);
 
+/* Pushes a new table with the fields of the table at idx (one level deep,
+ * no metamethods). [-0, +1, m] */
+void luahost_push_copy(lua_State *L, int idx);
+
 /* Compiles text chunk (never a binary one) with the environment at index env
  * as its _ENV. chunkname is the file name shown in errors. On success pushes
  * the function and returns 0; else pushes nothing and returns -1.
