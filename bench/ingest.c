@@ -27,6 +27,7 @@
 #include <uv.h>
 #include "cxhost/buf.h"
 #include "cxhost/error.h"
+#include "cxhost/luahost.h"
 #include "cxhost/event.h"
 #include "cxhost/ingest.h"
 #include "cxhost/plugin.h"
@@ -423,7 +424,7 @@ static int run_cxhost(const char *dir, const event_set *set, size_t n, const cha
     store *st = session_store(s);
     store_id import_id = 0;
     int64_t inserted = 0;
-    if (store_begin(st, &err) < 0)
+    if (luahost_lazy_begin(session_lua(s), &err) < 0 || store_begin(st, &err) < 0)
         goto fail;
     if (store_import_begin(st, source, "cdnow", &import_id, &err) < 0)
         goto fail;
@@ -454,6 +455,7 @@ fail:
     fprintf(stderr, "ingest: cxhost: %s\n", err.text);
     store_rollback(st);
 done:
+    luahost_lazy_end(session_lua(s));
     session_close(s);
     buf_free(&home);
     return rc;
@@ -560,6 +562,7 @@ int main(int argc, char **argv)
     const char *input = NULL, *parent = NULL;
     long long events = DEFAULT_EVENTS, reps = DEFAULT_REPS;
     int quick = 0, events_given = 0, reps_given = 0;
+    store_init_library();   /* both sides run with the store's SQLite options */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {

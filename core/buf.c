@@ -1,4 +1,6 @@
 /* buf.c: growable text buffer, see buf.h. */
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,16 +132,245 @@ void buf_add_int(buf *b, long long v)
     buf_add(b, digits + n, sizeof digits - (size_t)n);
 }
 
+/* --- reals ------------------------------------------------------------------
+ *
+ * The text is defined by the first way it was written: "%.15g" when that reads
+ * back as v, else "%.17g" (16 rarely saves a digit), and ".0" when the text
+ * would read as an integer. Two snprintf and a strtod cost ~5,800 instructions
+ * a number, so the common cases are done here with integers, to the same
+ * bytes; the rest (inf, nan, subnormals, magnitudes beyond 1e-15..1e43) still
+ * goes the old way. The same bytes rest on two facts: glibc rounds "%.Ng" to
+ * nearest, ties to even, from the exact binary value; and strtod rounds the
+ * exact decimal to nearest, ties to even. Both under the default rounding mode
+ * and the "C" locale, which cxhost never changes. */
+
+/* The old way, for what the fast way leaves. */
+static size_t real_text_printf(char *text, size_t size, double v)
+{
+    snprintf(text, size, "%.15g", v);
+    if (strtod(text, NULL) != v)
+        snprintf(text, size, "%.17g", v);
+    size_t n = strlen(text);
+    if (!strpbrk(text, ".eEni")) {   /* "inf", "nan" have letters too */
+        memcpy(text + n, ".0", 3);
+        n += 2;
+    }
+    return n;
+}
+
+static const uint64_t pow10_u64[] = {
+    1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+    100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+    10000000000000ULL, 100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+    100000000000000000ULL, 1000000000000000000ULL};
+
+/* n in decimal, without the cost of printf; returns the length. */
+static size_t put_u64(char *out, uint64_t n)
+{
+    char digits[20];
+    size_t k = sizeof digits;
+    do {
+        digits[--k] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    memcpy(out, digits + k, sizeof digits - k);
+    return sizeof digits - k;
+}
+
+/* The text of "%.{p}g" for (neg ? -1 : 1) * n * 10^(x - p + 1), where n has
+ * exactly p digits, plus ".0" when it has neither '.' nor 'e'. */
+static size_t put_g(char *out, int neg, uint64_t n, int p, int x)
+{
+    char d[20];
+    for (int i = p - 1; i >= 0; i--) {
+        d[i] = (char)('0' + n % 10);
+        n /= 10;
+    }
+    int nd = p;                     /* %g drops the trailing zeros */
+    while (nd > 1 && d[nd - 1] == '0')
+        nd--;
+    char *o = out;
+    if (neg)
+        *o++ = '-';
+    if (x >= p || x < -4) {         /* %g's rule for the exponent form */
+        *o++ = d[0];
+        if (nd > 1) {
+            *o++ = '.';
+            memcpy(o, d + 1, (size_t)nd - 1);
+            o += nd - 1;
+        }
+        *o++ = 'e';
+        *o++ = x < 0 ? '-' : '+';
+        unsigned ax = (unsigned)(x < 0 ? -x : x);
+        if (ax >= 100)
+            *o++ = (char)('0' + ax / 100);
+        *o++ = (char)('0' + ax / 10 % 10);   /* at least two digits */
+        *o++ = (char)('0' + ax % 10);
+    } else if (x < 0) {
+        *o++ = '0';
+        *o++ = '.';
+        for (int i = x; i < -1; i++)
+            *o++ = '0';
+        memcpy(o, d, (size_t)nd);
+        o += nd;
+    } else {
+        for (int i = 0; i <= x; i++)         /* the integer part, zeros included */
+            *o++ = i < nd ? d[i] : '0';
+        *o++ = '.';
+        if (nd > x + 1) {
+            memcpy(o, d + x + 1, (size_t)(nd - x - 1));
+            o += nd - x - 1;
+        } else {
+            *o++ = '0';                      /* the ".0" of an integer */
+        }
+    }
+    return (size_t)(o - out);
+}
+
+#ifdef __SIZEOF_INT128__
+__extension__ typedef unsigned __int128 u128;
+
+static const uint64_t pow5_u64[] = {
+    1ULL, 5ULL, 25ULL, 125ULL, 625ULL, 3125ULL, 15625ULL, 78125ULL, 390625ULL,
+    1953125ULL, 9765625ULL, 48828125ULL, 244140625ULL, 1220703125ULL, 6103515625ULL,
+    30517578125ULL, 152587890625ULL, 762939453125ULL, 3814697265625ULL,
+    19073486328125ULL, 95367431640625ULL, 476837158203125ULL, 2384185791015625ULL,
+    11920928955078125ULL, 59604644775390625ULL, 298023223876953125ULL,
+    1490116119384765625ULL, 7450580596923828125ULL};   /* 5^0 .. 5^27 */
+
+/* How the fraction left over by scale10 compares with one half. */
+enum { FRAC_ZERO, FRAC_LOW, FRAC_HALF, FRAC_HIGH };
+
+/* mant * 2^e * 10^s, exactly, as an integer part *q and the class of the
+ * fraction; 0 when that is beyond 128 bits (mant must be < 2^55). */
+static int scale10(uint64_t mant, int e, int s, uint64_t *q, int *frac)
+{
+    int t = e + s;                  /* 10^s = 5^s * 2^s */
+    u128 a;
+    if (s >= 0) {
+        if (s > 31)
+            return 0;
+        a = (u128)mant * pow5_u64[s > 27 ? 27 : s];   /* < 2^55 * 5^31 < 2^128 */
+        if (s > 27)
+            a *= pow5_u64[s - 27];
+        if (t >= 0) {
+            if (t > 63 || a > (u128)(UINT64_MAX >> t))
+                return 0;
+            *q = (uint64_t)a << t;
+            *frac = FRAC_ZERO;
+            return 1;
+        }
+        if (t < -127 || (a >> -t) >> 64)
+            return 0;
+        u128 rest = a & (((u128)1 << -t) - 1), half = (u128)1 << (-t - 1);
+        *q = (uint64_t)(a >> -t);
+        *frac = rest == 0 ? FRAC_ZERO : rest < half ? FRAC_LOW : rest == half ? FRAC_HALF : FRAC_HIGH;
+        return 1;
+    }
+    if (s < -27 || t < 0 || t > 72)
+        return 0;
+    a = (u128)mant << t;
+    uint64_t d = pow5_u64[-s];
+    u128 whole = a / d;
+    if (whole >> 64)
+        return 0;
+    uint64_t rest = (uint64_t)(a - whole * d);   /* < d < 2^63, so 2 * rest fits */
+    *q = (uint64_t)whole;
+    *frac = rest == 0 ? FRAC_ZERO : 2 * rest < d ? FRAC_LOW : 2 * rest == d ? FRAC_HALF : FRAC_HIGH;
+    return 1;
+}
+
+/* q + fraction rounded to a multiple of 10^j, in units of 10^j: to nearest,
+ * ties to even, as glibc's printf rounds. */
+static uint64_t round_digits(uint64_t q, int frac, int j)
+{
+    if (j == 0)
+        return q + (frac == FRAC_HIGH || (frac == FRAC_HALF && (q & 1)));
+    uint64_t unit = pow10_u64[j], n = q / unit, rem = q % unit, half = unit / 2;
+    return n + (rem > half || (rem == half && (frac != FRAC_ZERO || (n & 1))));
+}
+
+/* The text of a normal, non-zero v without printf, or 0 when v is out of
+ * reach. */
+static size_t real_text_fast(char *text, uint64_t bits)
+{
+    int neg = (int)(bits >> 63), be = (int)(bits >> 52 & 0x7ff);
+    if (be == 0 || be == 0x7ff)
+        return 0;
+    uint64_t m = (bits & ((1ULL << 52) - 1)) | (1ULL << 52);
+    int e = be - 1075;              /* |v| = m * 2^e */
+    /* x = floor(log10 2^(e + 52)), a digit below or at the exponent of |v| */
+    int p = (e + 52) * 78913;
+    int x = p >= 0 ? p >> 18 : -((-p + (1 << 18) - 1) >> 18);
+    int s = 16 - x;                 /* scaling by 10^s leaves 17 or 18 digits */
+    uint64_t q;
+    int frac;
+    if (!scale10(m, e, s, &q, &frac) || q < pow10_u64[16] || q >= pow10_u64[18])
+        return 0;
+    int j = q >= pow10_u64[17];     /* digits beyond the 17th */
+    x += j;                         /* now the exponent of |v| */
+
+    /* The 15 digits read back as v when they lie in v's rounding interval:
+     * up to the midpoints with the neighbours, the midpoint itself when the
+     * tie goes to v (even m). All of it scaled by 10^s, like q. */
+    uint64_t n15 = round_digits(q, frac, j + 2);
+    uint64_t r15 = n15 * pow10_u64[j + 2];
+    int back;
+    if (r15 == q && frac == FRAC_ZERO) {
+        back = 1;                   /* exactly v */
+    } else {
+        uint64_t qm;
+        int fm;
+        if (r15 > q) {              /* above v: below the upper midpoint? */
+            if (!scale10(2 * m + 1, e - 1, s, &qm, &fm))
+                return 0;
+            back = r15 < qm || (r15 == qm && (fm != FRAC_ZERO || !(m & 1)));
+        } else {                    /* below v: above the lower midpoint, which
+                                     * is closer at a power of two */
+            int ok = m == 1ULL << 52 && be > 1 ? scale10(4 * m - 1, e - 2, s, &qm, &fm)
+                                               : scale10(2 * m - 1, e - 1, s, &qm, &fm);
+            if (!ok)
+                return 0;
+            back = r15 > qm || (r15 == qm && fm == FRAC_ZERO && !(m & 1));
+        }
+    }
+    if (back) {
+        if (n15 == pow10_u64[15])   /* rounded up to a new digit: 9.99..e9 -> 1e10 */
+            return put_g(text, neg, pow10_u64[14], 15, x + 1);
+        return put_g(text, neg, n15, 15, x);
+    }
+    uint64_t n17 = round_digits(q, frac, j);
+    if (n17 == pow10_u64[17])
+        return put_g(text, neg, pow10_u64[16], 17, x + 1);
+    return put_g(text, neg, n17, 17, x);
+}
+#else
+static size_t real_text_fast(char *text, uint64_t bits)
+{
+    (void)text;
+    (void)bits;
+    return 0;
+}
+#endif
+
 void buf_add_real(buf *b, double v)
 {
     char text[40];
-    /* 15 digits when they read back as the same number (0.1 stays 0.1),
-     * else 17, which always do (16 rarely saves a digit, and a third try
-     * costs as much as the first two). */
-    snprintf(text, sizeof text, "%.15g", v);
-    if (strtod(text, NULL) != v)
-        snprintf(text, sizeof text, "%.17g", v);
-    buf_add_str(b, text);
-    if (!strpbrk(text, ".eEni"))   /* "inf", "nan" have letters too */
-        buf_add(b, ".0", 2);
+    size_t n;
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    double a = fabs(v);
+    if (a < 1e15 && (double)(uint64_t)a == a) {
+        /* An integer of at most 15 digits: "%.15g" prints it whole and it
+         * reads back exactly (the sign bit kept, for "-0.0"). */
+        n = 0;
+        if (bits >> 63)
+            text[n++] = '-';
+        n += put_u64(text + n, (uint64_t)a);
+        memcpy(text + n, ".0", 2);
+        n += 2;
+    } else if (!(n = real_text_fast(text, bits))) {
+        n = real_text_printf(text, sizeof text, v);
+    }
+    buf_add(b, text, n);
 }

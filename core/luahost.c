@@ -1,9 +1,14 @@
 /* luahost.c: the Lua state, its limits, its sandboxes and its calls.
  * See luahost.h for what it owns. */
+#define _GNU_SOURCE   /* gettid and SIGEV_THREAD_ID: the budget timer signals this thread only */
+#include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <lua.h>
 #include <lauxlib.h>
 #include <lualib.h>
@@ -13,6 +18,10 @@
 /* The hook runs every HOOK_STEP instructions: often enough to stop a runaway
  * loop within microseconds, rarely enough to cost nothing measurable. */
 #define HOOK_STEP 1000
+
+/* In lazy mode the budget timer ticks this often; a call still running at
+ * the tick after the one that saw it start gets the count hook. */
+#define LAZY_TICK_NS (LUAHOST_LAZY_MS * 1000000L)
 
 struct luahost {
     lua_State *L;
@@ -25,6 +34,13 @@ struct luahost {
     int64_t spent;
     int killed;              /* budget spent: raise on every hook tick */
     int depth;               /* nesting of luahost_call */
+    /* Lazy mode (luahost_lazy_begin). The timer's signal handler runs on
+     * this thread and reads these, so they are volatile sig_atomic_t. */
+    int lazy;
+    timer_t timer;
+    volatile sig_atomic_t lazy_running;   /* an outermost call is running without the hook */
+    volatile sig_atomic_t call_serial;    /* counts outermost calls (wrapping) */
+    volatile sig_atomic_t seen_serial;    /* the call the previous tick saw running */
     luahost_env_fn env_fn;
     void *env_ud;
     luahost_print_fn print_fn;
@@ -70,6 +86,8 @@ static void luahost_hook(lua_State *L, lua_Debug *ar)
     if (h->killed || h->spent > h->budget) {
         h->killed = 1;
         lua_sethook(L, luahost_hook, LUA_MASKCOUNT, 1);
+        if (L != h->L)   /* a coroutine ran out: the thread that resumed it stops too */
+            lua_sethook(h->L, luahost_hook, LUA_MASKCOUNT, 1);
         luaL_error(L, "instruction budget of %I instructions exceeded (a runaway loop? "
                       "raise limits.instructions in config.lua if the work is real)",
                    (lua_Integer)h->budget);
@@ -121,6 +139,7 @@ void luahost_free(luahost *h)
 {
     if (!h)
         return;
+    luahost_lazy_end(h);
     lua_close(h->L);
     buf_free(&h->json_scratch);
     free(h);
@@ -144,6 +163,62 @@ void luahost_set_print_fn(luahost *h, luahost_print_fn fn, void *ud)
 {
     h->print_fn = fn;
     h->print_ud = ud;
+}
+
+/* --- lazy mode: the count hook only for calls that run long ----------------- */
+
+/* The budget timer's signal handler, on the thread that runs Lua: a call
+ * that the previous tick already saw running gets the count hook, which
+ * lua_sethook allows from a signal handler (lua.c arms its ^C hook so). */
+static void lazy_tick(int sig, siginfo_t *info, void *context)
+{
+    (void)sig;
+    (void)context;
+    luahost *h = info->si_value.sival_ptr;
+    if (!h)
+        return;
+    sig_atomic_t serial = h->call_serial;
+    if (h->lazy_running && serial == h->seen_serial)
+        lua_sethook(h->L, luahost_hook, LUA_MASKCOUNT, HOOK_STEP);
+    h->seen_serial = serial;
+}
+
+int luahost_lazy_begin(luahost *h, cx_error *err)
+{
+    if (h->lazy)
+        return 0;
+    int signo = SIGRTMIN + LUAHOST_LAZY_SIGNAL;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = lazy_tick;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    struct sigevent sev;
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = signo;
+    sev.sigev_value.sival_ptr = h;
+    sev._sigev_un._tid = gettid();
+    if (sigaction(signo, &sa, NULL) < 0 || timer_create(CLOCK_MONOTONIC, &sev, &h->timer) < 0) {
+        cx_error_set(err, "cannot start the instruction budget's timer: %s", strerror(errno));
+        return -1;
+    }
+    struct itimerspec every = {{0, LAZY_TICK_NS}, {0, LAZY_TICK_NS}};
+    if (timer_settime(h->timer, 0, &every, NULL) < 0) {
+        cx_error_set(err, "cannot start the instruction budget's timer: %s", strerror(errno));
+        timer_delete(h->timer);
+        return -1;
+    }
+    h->lazy = 1;
+    return 0;
+}
+
+void luahost_lazy_end(luahost *h)
+{
+    if (!h->lazy)
+        return;
+    timer_delete(h->timer);   /* a tick already generated is handled before this returns */
+    h->lazy = 0;
 }
 
 /* --- the sandbox ---------------------------------------------------------- */
@@ -293,6 +368,53 @@ static void sandbox_copy_library(lua_State *L, int env, const char *name)
     lua_pop(L, 1);
 }
 
+/* The new thread at the top of L gets the count hook, so that the budget
+ * counts it even when its creator runs without (lazy mode). [-0, +0, -] */
+static void hook_new_thread(lua_State *L)
+{
+    lua_State *co = lua_tothread(L, -1);
+    if (co)
+        lua_sethook(co, luahost_hook, LUA_MASKCOUNT, HOOK_STEP);
+}
+
+/* coroutine.create(f) [-1, +1, e]; upvalue 1: the real one. */
+static int sandbox_cocreate(lua_State *L)
+{
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    hook_new_thread(L);
+    return 1;
+}
+
+/* coroutine.wrap(f) [-1, +1, e]; upvalue 1: the real one, whose result
+ * keeps its thread as its first upvalue. */
+static int sandbox_cowrap(lua_State *L)
+{
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);       /* [wrapper] */
+    if (lua_getupvalue(L, -1, 1)) {          /* [wrapper, thread] */
+        hook_new_thread(L);
+        lua_pop(L, 1);
+    }
+    return 1;
+}
+
+/* Replaces the sandbox's coroutine.create and coroutine.wrap (env at
+ * index env) with the versions above. [-0, +0, m] */
+static void sandbox_hook_coroutines(lua_State *L, int env)
+{
+    lua_getfield(L, env, "coroutine");       /* [co] */
+    lua_getfield(L, -1, "create");
+    lua_pushcclosure(L, sandbox_cocreate, 1);
+    lua_setfield(L, -2, "create");
+    lua_getfield(L, -1, "wrap");
+    lua_pushcclosure(L, sandbox_cowrap, 1);
+    lua_setfield(L, -2, "wrap");
+    lua_pop(L, 1);
+}
+
 void luahost_push_sandbox(luahost *h, const char *owner)
 {
     static const char *const base[] = {
@@ -310,6 +432,7 @@ void luahost_push_sandbox(luahost *h, const char *owner)
     }
     for (int i = 0; libraries[i]; i++)
         sandbox_copy_library(L, env, libraries[i]);
+    sandbox_hook_coroutines(L, env);
 
     lua_newtable(L);                         /* [env, os] */
     lua_getglobal(L, "os");                  /* [env, os, real os] */
@@ -396,15 +519,26 @@ int luahost_call(luahost *h, int nargs, int nresults, const char *what, cx_error
     int base = lua_gettop(L) - nargs;        /* the function */
     lua_pushcfunction(L, luahost_msghandler);
     lua_insert(L, base);                     /* [handler, fn, args...] */
-    if (h->depth == 0) {
+    int outermost = h->depth == 0;
+    if (outermost) {
         h->spent = 0;
         h->killed = 0;
         h->memory_refused = 0;
-        lua_sethook(L, luahost_hook, LUA_MASKCOUNT, HOOK_STEP);   /* a kill may have left it at 1 */
+        if (h->lazy) {
+            lua_sethook(L, NULL, 0, 0);
+            h->call_serial = (h->call_serial + 1) & 0x3fffffff;
+            h->lazy_running = 1;
+        } else {
+            lua_sethook(L, luahost_hook, LUA_MASKCOUNT, HOOK_STEP);   /* a kill may have left it at 1 */
+        }
     }
     h->depth++;
     int status = lua_pcall(L, nargs, nresults, base);
     h->depth--;
+    if (outermost && h->lazy) {
+        h->lazy_running = 0;
+        lua_sethook(L, NULL, 0, 0);
+    }
     if (status == LUA_OK && h->killed && h->depth == 0) {
         /* The code caught the stop (an xpcall handler) and returned: it is still stopped. */
         lua_settop(L, base - 1);

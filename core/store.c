@@ -463,10 +463,20 @@ static int store_migrate(store *s, cx_error *err)
     return 0;
 }
 
+void store_init_library(void)
+{
+    static int done;
+    if (done)
+        return;
+    done = 1;
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);   /* refused (harmlessly) once SQLite is initialised */
+}
+
 int store_open(const char *path, int create, store **out, cx_error *err)
 {
     struct stat st;
     *out = NULL;
+    store_init_library();
     if (!create && stat(path, &st) != 0) {
         cx_error_set(err, "%s: no store there", path);
         return -1;

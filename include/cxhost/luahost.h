@@ -43,6 +43,20 @@ size_t luahost_memory_used(const luahost *h);
 void luahost_set_memory_exempt(luahost *h, size_t bytes);
 void luahost_set_instruction_budget(luahost *h, int64_t instructions);
 int64_t luahost_instruction_budget(const luahost *h);
+
+/* Lazy mode, for imports, where a hook's call on one event is short and
+ * many: the count hook slows every Lua instruction, so an outermost call
+ * runs without it until a timer (every LUAHOST_LAZY_MS, signal SIGRTMIN +
+ * LUAHOST_LAZY_SIGNAL to this thread) finds it still running at a second
+ * tick; from then on its instructions count against the budget. A runaway
+ * call is so stopped after its first 10 to 20 ms plus its budget.
+ * Coroutines created in a sandbox always carry the hook. Outside lazy mode
+ * every instruction counts. luahost_lazy_begin fails only if the timer
+ * cannot be made. */
+#define LUAHOST_LAZY_MS 10
+#define LUAHOST_LAZY_SIGNAL 3
+int luahost_lazy_begin(luahost *h, cx_error *err);
+void luahost_lazy_end(luahost *h);
 void luahost_set_env_fn(luahost *h, luahost_env_fn fn, void *ud);
 void luahost_set_print_fn(luahost *h, luahost_print_fn fn, void *ud);
 

@@ -34,6 +34,11 @@ typedef int64_t store_id;
 /* The schema version this build writes (PRAGMA user_version). */
 #define STORE_SCHEMA_VERSION 3
 
+/* SQLite's process-wide options (no memory statistics: their mutex is taken
+ * on every allocation). store_open calls it; a program that opens SQLite
+ * databases of its own first (bench/ingest) calls it before them. */
+void store_init_library(void);
+
 /* Opens (and with create, makes) the store at path, migrating its schema
  * forward to STORE_SCHEMA_VERSION. A store written by a newer cxhost is
  * refused. */

@@ -106,6 +106,41 @@ static void test_instruction_budget(void)
     luahost_set_instruction_budget(host, LUAHOST_DEFAULT_INSTRUCTIONS);
 }
 
+/* Lazy mode (imports): short calls run without the count hook, a long one
+ * is stopped all the same, whatever it hides behind. */
+static void test_lazy_budget(void)
+{
+    luahost_set_instruction_budget(host, 1000000);
+    CHECK(luahost_lazy_begin(host, &err) == 0);
+    CHECK(luahost_lazy_begin(host, &err) == 0);   /* twice is once */
+    /* A short call: 5,000 instructions (above a budget of 1,000,000 would be the
+     * same): it runs, with its result. */
+    CHECK_EQ_STR(value_of("local n = 0; for i = 1, 1000 do n = n + i end; return n"), "500500");
+    const char *runaways[] = {
+        "while true do end",
+        "while true do pcall(function() while true do end end) end",
+        "local co = coroutine.wrap(function() while true do end end); co()",
+        "local co = coroutine.create(function() while true do coroutine.yield() end end) "
+        "while true do coroutine.resume(co) end",
+        "local co = coroutine.wrap(function() while true do pcall(function() while true do end end) end end) co()",
+        "local n = 0 while true do n = n + 1 pcall(error, 'x') end",
+        "local ok = pcall(function() while true do end end); return ok",
+        NULL};
+    for (int i = 0; runaways[i]; i++) {
+        CHECK(run(runaways[i], NULL) < 0);
+        CHECK_CONTAINS(err.text, "instruction budget of 1000000");
+    }
+    /* Many short calls in a row: none is stopped (each has its own budget). */
+    for (int i = 0; i < 2000; i++)
+        CHECK(run("local n = 0; for i = 1, 200 do n = n + i end; return n", NULL) == 0);
+    luahost_lazy_end(host);
+    luahost_lazy_end(host);
+    /* Exact again: a loop of ~4,000,000 instructions is over a 1,000,000 budget at once. */
+    CHECK(run("local s = 0 for i = 1, 1000000 do s = s + i end return s", NULL) < 0);
+    CHECK_CONTAINS(err.text, "instruction budget");
+    luahost_set_instruction_budget(host, LUAHOST_DEFAULT_INSTRUCTIONS);
+}
+
 static void test_memory_cap(void)
 {
     size_t old = luahost_memory_limit(host);
@@ -207,6 +242,7 @@ int main(void)
     test_sandboxes_are_separate();
     test_binary_chunks_refused();
     test_instruction_budget();
+    test_lazy_budget();
     test_memory_cap();
     test_errors();
     test_json();
