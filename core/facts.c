@@ -19,6 +19,7 @@
 #include "cxhost/json.h"
 
 #define FACT_NAME_MAX 64
+#define MEMO_SLOTS 16
 
 typedef struct listed_set {
     const char *plugin;
@@ -51,6 +52,11 @@ struct facts {
     const char *undone_plugin; /* the set last copied to the undo log, not to copy it twice */
     store_id undone_customer;
     int broken;             /* an event could not be taken back: refuse to commit */
+    /* The sets and index tables of the plugins that write, by their name's
+     * (stable) pointer, held by registry references: the hot path reaches
+     * them without two hash lookups. */
+    struct { const char *plugin; int ref; } memo[2][MEMO_SLOTS];
+    int nmemo[2];
     fact_out *out;          /* scratch for write-back */
     size_t capout;
     buf json;
@@ -140,11 +146,20 @@ static void check_fact(lua_State *L, const char *fn, int name_idx, int value_idx
     }
 }
 
-/* Pushes the table under plugin in the registry table at key, each made
- * when missing. [-0, +1, e] */
-static void push_plugin_table(facts *f, void *key, const char *plugin)
+/* Pushes the table under plugin in the registry table at key (f: the sets,
+ * listed_key(f): the indexes), each made when missing. With stable, plugin
+ * is a pointer that names the same plugin for the cache's life (a plugin's
+ * own name), and the table is remembered by it. [-0, +1, e] */
+static void push_plugin_table(facts *f, void *key, const char *plugin, int stable)
 {
     lua_State *L = f->L;
+    int kind = key != (void *)f;
+    if (stable)
+        for (int i = 0; i < f->nmemo[kind]; i++)
+            if (f->memo[kind][i].plugin == plugin) {
+                lua_rawgeti(L, LUA_REGISTRYINDEX, f->memo[kind][i].ref);
+                return;
+            }
     if (lua_rawgetp(L, LUA_REGISTRYINDEX, key) != LUA_TTABLE) { /* [root|nil] */
         lua_pop(L, 1);
         lua_newtable(L);
@@ -158,6 +173,21 @@ static void push_plugin_table(facts *f, void *key, const char *plugin)
         lua_setfield(L, -3, plugin);
     }
     lua_remove(L, -2);                                          /* [t] */
+    if (stable && f->nmemo[kind] < MEMO_SLOTS) {
+        lua_pushvalue(L, -1);
+        int i = f->nmemo[kind]++;
+        f->memo[kind][i].plugin = plugin;
+        f->memo[kind][i].ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+}
+
+/* Lets go of the remembered tables of one kind (0: sets, 1: indexes), when
+ * their registry root is dropped. [-0, +0, -] */
+static void forget_memo(facts *f, int kind)
+{
+    for (int i = 0; i < f->nmemo[kind]; i++)
+        luaL_unref(f->L, LUA_REGISTRYINDEX, f->memo[kind][i].ref);
+    f->nmemo[kind] = 0;
 }
 
 /* Reads the set's facts from the store's JSON into the table on top.
@@ -191,10 +221,10 @@ static void load_set(facts *f, store_id customer, const char *plugin, size_t *te
 
 /* Pushes the cached set of (customer, plugin), loaded on first use (and
  * outside a transaction, loaded and not kept). [-0, +1, e] */
-static void push_set(facts *f, store_id customer, const char *plugin)
+static void push_set(facts *f, store_id customer, const char *plugin, int stable)
 {
     lua_State *L = f->L;
-    push_plugin_table(f, f, plugin);                            /* [sets] */
+    push_plugin_table(f, f, plugin, stable);                    /* [sets] */
     if (lua_rawgeti(L, -1, customer) == LUA_TTABLE) {           /* [sets, set] */
         lua_remove(L, -2);
         return;
@@ -239,7 +269,7 @@ static void push_copy(lua_State *L, int idx)
 static void list_set(facts *f, const store_origin *o, store_id customer)
 {
     lua_State *L = f->L;
-    push_plugin_table(f, listed_key(f), o->plugin);             /* [index] */
+    push_plugin_table(f, listed_key(f), o->plugin, 1);          /* [index] */
     lua_Integer i = 0;
     if (lua_rawgeti(L, -1, customer) == LUA_TNUMBER) {          /* [index, i|nil] */
         i = lua_tointeger(L, -1);
@@ -272,7 +302,7 @@ static void keep_for_undo(facts *f, const char *plugin, store_id customer)
     }
     lua_Integer base = UNDO_SLOTS * f->nundo;
     lua_Integer event = -1, at = -1;
-    push_plugin_table(f, listed_key(f), plugin);                /* [set, undo, index] */
+    push_plugin_table(f, listed_key(f), plugin, 1);             /* [set, undo, index] */
     if (lua_rawgeti(L, -1, customer) == LUA_TNUMBER) {
         const listed_set *item = &f->listed[lua_tointeger(L, -1)];
         event = item->event;
@@ -297,7 +327,7 @@ static void keep_for_undo(facts *f, const char *plugin, store_id customer)
 
 void facts_push(facts *f, store_id customer, const char *plugin, const store_origin *writer)
 {
-    push_set(f, customer, plugin);                              /* [set] */
+    push_set(f, customer, plugin, writer != NULL);              /* [set] */
     if (!writer || !store_in_transaction(f->st)) {
         push_copy(f->L, -1);                                    /* [set, copy] */
         lua_remove(f->L, -2);
@@ -328,7 +358,7 @@ int facts_has(facts *f, store_id customer, const char *plugin, int stored)
 void facts_push_one(facts *f, store_id customer, const char *plugin, const char *name)
 {
     lua_State *L = f->L;
-    push_set(f, customer, plugin);                              /* [set] */
+    push_set(f, customer, plugin, 0);                           /* [set] */
     lua_getfield(L, -1, name);                                  /* [set, value] */
     lua_remove(L, -2);
 }
@@ -337,7 +367,7 @@ void facts_merge(facts *f, const store_origin *o, store_id customer, int idx, co
 {
     lua_State *L = f->L;
     idx = lua_absindex(L, idx);
-    push_set(f, customer, o->plugin);                           /* [set] */
+    push_set(f, customer, o->plugin, 1);                        /* [set] */
     /* The set itself (from ctx.facts) has its changes in it already, and is
      * checked when written back. Otherwise everything is checked before
      * anything changes. */
@@ -373,7 +403,7 @@ void facts_set_one(facts *f, const store_origin *o, store_id customer, const cha
     idx = lua_absindex(L, idx);
     lua_pushstring(L, name);                                    /* [name] */
     check_fact(L, fn, -1, idx);
-    push_set(f, customer, o->plugin);                           /* [name, set] */
+    push_set(f, customer, o->plugin, 1);                        /* [name, set] */
     lua_pushvalue(L, -2);
     lua_rawget(L, -2);                                          /* [name, set, was] */
     push_fact_value(L, idx);                                    /* [name, set, was, value] */
@@ -479,7 +509,7 @@ static int write_back_all(lua_State *L)
         return luaL_error(L, "an event could not be taken back (out of memory); the transaction cannot commit");
     for (size_t i = 0; i < f->nlisted; i++) {
         const listed_set *item = &f->listed[i];
-        push_plugin_table(f, f, item->plugin);                  /* [sets] */
+        push_plugin_table(f, f, item->plugin, 1);               /* [sets] */
         if (lua_rawgeti(L, -1, item->customer) == LUA_TTABLE)   /* [sets, set] */
             write_set(f, item);
         lua_pop(L, 2);
@@ -487,6 +517,7 @@ static int write_back_all(lua_State *L)
     f->nlisted = 0;
     lua_pushnil(L);
     lua_rawsetp(L, LUA_REGISTRYINDEX, listed_key(f));
+    forget_memo(f, 1);
     return 0;
 }
 
@@ -522,6 +553,8 @@ static void forget_all(facts *f)
     lua_rawsetp(L, LUA_REGISTRYINDEX, undo_key(f));
     lua_pushnil(L);
     lua_rawsetp(L, LUA_REGISTRYINDEX, listed_key(f));
+    forget_memo(f, 0);
+    forget_memo(f, 1);
     f->nlisted = 0;
     f->undone_plugin = NULL;
     f->nundo = 0;
@@ -572,7 +605,7 @@ static int undo_all(lua_State *L)
         lua_rawgeti(L, 2, base + 5);
         lua_Integer at = lua_tointeger(L, -1);
         lua_pop(L, 4);
-        push_plugin_table(f, f, plugin);                        /* [f, undo, sets] */
+        push_plugin_table(f, f, plugin, 1);                     /* [f, undo, sets] */
         lua_rawgeti(L, 2, base + 3);                            /* [f, undo, sets, copy] */
         lua_rawseti(L, -2, customer);                           /* [f, undo, sets] */
         lua_pop(L, 1);

@@ -35,6 +35,7 @@ struct plugin {
     int on_refresh_ref;
     char **events;       /* NULL: every event type */
     int nevents;
+    int wants;           /* whether it handles events of the type in ps->wants_type */
 };
 
 struct plugin_set {
@@ -56,6 +57,8 @@ struct plugin_set {
     struct plugin *hooked;        /* the plugin whose on_event runs */
     const char *event_customer;   /* the event's customer and its id: most ctx calls name it */
     store_id event_customer_id;
+    char wants_type[64];          /* the event type each plugin's `wants` is for, */
+    int wants_known;              /* when this is set */
 };
 
 static int call_hook(plugin_set *ps, struct plugin *p, const char *hook, int nargs, const char *context_fmt,
@@ -540,6 +543,7 @@ static int ctx_listen(lua_State *L)
     free(p->events);
     p->events = events;
     p->nevents = n;
+    p->set->wants_known = 0;
     return 0;
 }
 
@@ -926,6 +930,7 @@ static int plugin_add(plugin_set *ps, struct plugin *p, cx_error *err)
         plugin_release(L, old);
         p->replaces_builtin = 1;
         ps->items[i] = p;
+        ps->wants_known = 0;
         return 0;
     }
     struct plugin **items = realloc(ps->items, (size_t)(ps->count + 1) * sizeof *items);
@@ -936,6 +941,7 @@ static int plugin_add(plugin_set *ps, struct plugin *p, cx_error *err)
     }
     ps->items = items;
     ps->items[ps->count++] = p;
+    ps->wants_known = 0;
     return 0;
 }
 
@@ -1276,9 +1282,18 @@ int plugin_handle_event(plugin_set *ps, const cx_event *ev, store_id event_id, s
     ps->origin.at = ev->at;
     int rc = 0;
     ps->event = ev;
+    /* Imports bring runs of one type: which plugins handle it is known. */
+    if (!ps->wants_known || strcmp(ps->wants_type, ev->type) != 0) {
+        size_t len = strlen(ev->type);
+        for (int i = 0; i < ps->count; i++)
+            ps->items[i]->wants = ps->items[i]->on_event_ref != LUA_NOREF && plugin_wants(ps->items[i], ev->type);
+        ps->wants_known = len < sizeof ps->wants_type;
+        if (ps->wants_known)
+            memcpy(ps->wants_type, ev->type, len + 1);
+    }
     for (int i = 0; i < ps->count && rc == 0; i++) {
         struct plugin *p = ps->items[i];
-        if (p->on_event_ref == LUA_NOREF || !plugin_wants(p, ev->type))
+        if (!p->wants)
             continue;
         ps->hooked = p;
         lua_pushcfunction(L, run_on_event);                  /* [run] */

@@ -332,7 +332,7 @@ struct store {
      * with the facts: an observation updates a struct, not a row. */
     struct cell *cells;
     size_t ncells, capcells;
-    strmap cell_index;    /* "measure\x1ftouchpoint" -> index into cells */
+    strmap cell_index;    /* measure, 0x1f, the touchpoint id's bytes -> index into cells */
     struct cell *cell_undo;   /* the event's cells as they were before it touched them */
     size_t ncell_undo, capcell_undo;
     buf detail;           /* scratch for audit details */
@@ -1046,10 +1046,20 @@ static int grow_cells(struct cell **cells, size_t *cap, cx_error *err)
  * in the transaction; NULL with err on failure. */
 static struct cell *cell_get(store *s, const char *measure, store_id touchpoint, cx_error *err)
 {
+    /* The key: the measure, a separator, the touchpoint's id as its bytes
+     * (no printf: this runs for every observation). */
     char key[128];
-    int n = snprintf(key, sizeof key, "%s\x1f%lld", measure, (long long)touchpoint);
+    size_t len = strlen(measure);
+    if (len + 1 + sizeof touchpoint > sizeof key) {
+        cx_error_set(err, "measure name '%.40s...' is too long", measure);
+        return NULL;
+    }
+    memcpy(key, measure, len);
+    key[len] = '\x1f';
+    memcpy(key + len + 1, &touchpoint, sizeof touchpoint);
+    size_t n = len + 1 + sizeof touchpoint;
     int64_t i;
-    if (n > 0 && (size_t)n < sizeof key && strmap_get(&s->cell_index, key, (size_t)n, &i))
+    if (strmap_get(&s->cell_index, key, n, &i))
         return &s->cells[i];
     if (s->ncells == s->capcells && grow_cells(&s->cells, &s->capcells, err) < 0)
         return NULL;
@@ -1086,7 +1096,7 @@ static struct cell *cell_get(store *s, const char *measure, store_id touchpoint,
         store_fail(s, err, "reading an experience cell");
         return NULL;
     }
-    strmap_put(&s->cell_index, key, (size_t)n, (int64_t)s->ncells);
+    strmap_put(&s->cell_index, key, n, (int64_t)s->ncells);
     s->ncells++;
     return c;
 }

@@ -127,11 +127,20 @@ end
 -- (the plugin's facts: value_sum, weight_sum, as_of, observations, and
 -- the open episode's episode, episode_peak, episode_end, episode_value,
 -- episode_weight, episode_at, episode_moments).
+-- ctx.cell_add's options for a half-life, made once for each (not a new
+-- table for every observation).
+local cell_options = {}
+
 function M.observe(ctx, module, ev, value, weight, episode)
   local settings = ctx.config
   local h = settings.half_life_days
   if ev.touchpoint then
-    ctx.cell_add(module, ev.touchpoint, value, weight, { half_life_days = h })
+    local options = cell_options[h]
+    if not options then
+      options = { half_life_days = h }
+      cell_options[h] = options
+    end
+    ctx.cell_add(module, ev.touchpoint, value, weight, options)
   end
   local who = ev.customer
   if not who then
@@ -144,15 +153,12 @@ function M.observe(ctx, module, ev, value, weight, episode)
     local d = decay(as_of, t, h)
     sum, wsum, as_of = sum * d, wsum * d, t
   end
-  -- Adds a contribution made at time `at` (sign -1 takes one back).
-  local function add(v, w, at, sign)
-    local d = decay(at, as_of, h)
-    sum = sum + sign * w * v * d
-    wsum = wsum + sign * w * d
-  end
   if episode ~= nil and f.episode == episode then
-    -- A further moment of the open episode: the episode is re-remembered.
-    add(f.episode_value, f.episode_weight, f.episode_at, -1)
+    -- A further moment of the open episode: the episode is re-remembered,
+    -- its old contribution taken out and its new one put in.
+    local d = decay(f.episode_at, as_of, h)
+    sum = sum - f.episode_weight * f.episode_value * d
+    wsum = wsum - f.episode_weight * d
     if math.abs(value - NEUTRAL) > math.abs(f.episode_peak - NEUTRAL) then
       f.episode_peak = value
     end
@@ -162,9 +168,13 @@ function M.observe(ctx, module, ev, value, weight, episode)
     f.episode_weight = math.max(f.episode_weight, weight)
     f.episode_value = (f.episode_peak + f.episode_end) / 2
     f.episode_moments = f.episode_moments + 1
-    add(f.episode_value, f.episode_weight, f.episode_at, 1)
+    d = decay(f.episode_at, as_of, h)
+    sum = sum + f.episode_weight * f.episode_value * d
+    wsum = wsum + f.episode_weight * d
   else
-    add(value, weight, t, 1)
+    local d = decay(t, as_of, h)
+    sum = sum + weight * value * d
+    wsum = wsum + weight * d
     if episode ~= nil then
       f.episode, f.episode_peak, f.episode_end, f.episode_value = episode, value, value, value
       f.episode_weight, f.episode_at, f.episode_moments = weight, t, 1
