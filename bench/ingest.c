@@ -47,7 +47,7 @@
 #define CLIENT "bench"
 
 static const char usage[] =
-    "usage: ingest [--quick] [--events N] [--reps N] [--dir DIR] [CDNOW_FILE]\n"
+    "usage: ingest [--quick] [--events N] [--reps N] [--dir DIR] [--plugins DIR] [CDNOW_FILE]\n"
     "\n"
     "Measures events/second of (a) bare SQLite inserts of the events and (b) the\n"
     "full cxhost import pipeline with all built-in plugins, on the same events,\n"
@@ -60,6 +60,9 @@ static const char usage[] =
     "  --quick      one repetition of the master file only; with --events, of\n"
     "               that size only (a smoke or valgrind run: --quick --events 2000)\n"
     "  --dir DIR    where the temporary databases go (default: $TMPDIR or /tmp)\n"
+    "  --plugins DIR  the *.lua files of DIR go into the client's plugins folder:\n"
+    "               a client's own plugins, or plugins named like built-in ones\n"
+    "               that do nothing, to measure without those\n"
     "  --help       this text\n";
 
 static void die_oom(void)
@@ -226,6 +229,42 @@ static int make_dir(const char *path)
     if (rc < 0)
         fprintf(stderr, "ingest: %s: cannot create the folder: %s\n", path, uv_strerror(rc));
     return rc < 0 ? -1 : 0;
+}
+
+/* --plugins DIR: copied into the client's plugins folder (NULL: none). */
+static const char *client_plugins;
+
+/* Copies the *.lua files of folder from into folder to. */
+static int copy_plugins(const char *from, const char *to)
+{
+    uv_fs_t req;
+    uv_dirent_t ent;
+    int n = uv_fs_scandir(NULL, &req, from, 0, NULL);
+    if (n < 0) {
+        uv_fs_req_cleanup(&req);
+        fprintf(stderr, "ingest: --plugins %s: cannot read the folder: %s\n", from, uv_strerror(n));
+        return -1;
+    }
+    int rc = 0;
+    while (rc == 0 && uv_fs_scandir_next(&req, &ent) != UV_EOF) {
+        size_t len = strlen(ent.name);
+        if (len < 5 || strcmp(ent.name + len - 4, ".lua") != 0)
+            continue;
+        buf src = BUF_INIT, dst = BUF_INIT;
+        buf_printf(&src, "%s/%s", from, ent.name);
+        buf_printf(&dst, "%s/%s", to, ent.name);
+        uv_fs_t copy;
+        int r = uv_fs_copyfile(NULL, &copy, src.data, dst.data, 0, NULL);
+        uv_fs_req_cleanup(&copy);
+        if (r < 0) {
+            fprintf(stderr, "ingest: %s: cannot copy it to %s: %s\n", src.data, dst.data, uv_strerror(r));
+            rc = -1;
+        }
+        buf_free(&src);
+        buf_free(&dst);
+    }
+    uv_fs_req_cleanup(&req);
+    return rc;
 }
 
 /* Removes path and everything below it. */
@@ -404,7 +443,19 @@ static int run_cxhost(const char *dir, const event_set *set, size_t n, const cha
     cx_error err;
     int rc = -1;
     uint64_t s0 = uv_hrtime();
-    if (workspace_client_add(home.data, CLIENT, &err) < 0 || session_open(home.data, CLIENT, &s, &err) < 0) {
+    if (workspace_client_add(home.data, CLIENT, &err) < 0) {
+        fprintf(stderr, "ingest: cxhost: %s\n", err.text);
+        goto done;
+    }
+    if (client_plugins) {
+        buf folder = BUF_INIT;
+        workspace_client_path(home.data, CLIENT, "plugins", &folder);
+        int copied = copy_plugins(client_plugins, folder.data);
+        buf_free(&folder);
+        if (copied < 0)
+            goto done;
+    }
+    if (session_open(home.data, CLIENT, &s, &err) < 0) {
         fprintf(stderr, "ingest: cxhost: %s\n", err.text);
         goto done;
     }
@@ -584,6 +635,12 @@ int main(int argc, char **argv)
                 return 2;
             }
             parent = argv[++i];
+        } else if (strcmp(a, "--plugins") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "ingest: --plugins needs a folder\n");
+                return 2;
+            }
+            client_plugins = argv[++i];
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "ingest: unknown option '%s'\n", a);
             fprintf(stderr, usage, DEFAULT_INPUT);

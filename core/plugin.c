@@ -17,6 +17,7 @@
 #include "cxhost/buf.h"
 #include "cxhost/cxlib.h"
 #include "cxhost/facts.h"
+#include "cxhost/json.h"
 #include "cxhost/plugin.h"
 #include "cxhost/utc.h"
 
@@ -1096,7 +1097,7 @@ static int plugin_wants(const struct plugin *p, const char *type)
  * together were a third of the cost of handing an event to a plugin and
  * which most plugins never read. They can be read while the event is being
  * handled; the table is registered under &ps->event while it is. */
-static const char *const event_lazy_fields[] = {"id", "data", NULL};
+static const char *const event_lazy_fields[] = {"id", "data", "episode", NULL};
 
 /* Whether the table at idx is the event being handled. [-0, +0, -] */
 static int event_is_current(lua_State *L, plugin_set *ps, int idx)
@@ -1109,6 +1110,27 @@ static int event_is_current(lua_State *L, plugin_set *ps, int idx)
     return current;
 }
 
+/* Pushes the field `name` of the event's data, or nil. [-0, +1, e] */
+static void push_data_field(lua_State *L, const cx_event *ev, const char *name)
+{
+    json_cursor c;
+    json_span key, value;
+    const char *why = NULL;
+    cx_error err;
+    if (ev->data_json && json_object_begin(&c, ev->data_json, strlen(ev->data_json), &why) == 0) {
+        int rc;
+        while ((rc = json_object_next(&c, &key, &value, &why)) > 0)
+            if (json_key_is(key, name)) {
+                if (luahost_push_json(L, value.start, value.len, &err) < 0)
+                    luaL_error(L, "event '%s': data.%s: %s", ev->id, name, err.text);
+                return;
+            }
+        if (rc < 0)
+            luaL_error(L, "event '%s': data: %s", ev->id, why);
+    }
+    lua_pushnil(L);
+}
+
 /* Fills in lazy field i of the event table at idx and pushes it. [-0, +1, e] */
 static void event_fill(lua_State *L, plugin_set *ps, int idx, int i)
 {
@@ -1116,6 +1138,19 @@ static void event_fill(lua_State *L, plugin_set *ps, int idx, int i)
     idx = lua_absindex(L, idx);
     if (i == 0) {
         lua_pushstring(L, ev->id);
+    } else if (i == 2) {
+        /* ev.episode is data's episode: read from data when a plugin has
+         * decoded it (and may have changed it), else picked out of the JSON
+         * without decoding the rest (the experience modules read it for
+         * every observation). */
+        lua_pushliteral(L, "data");
+        if (lua_rawget(L, idx) == LUA_TTABLE) {
+            lua_getfield(L, -1, "episode");
+            lua_remove(L, -2);
+        } else {
+            lua_pop(L, 1);
+            push_data_field(L, ev, "episode");
+        }
     } else if (ev->data_json) {
         cx_error err;
         if (luahost_push_json(L, ev->data_json, strlen(ev->data_json), &err) < 0)

@@ -53,6 +53,8 @@ return {
       if before == 0 then
         return -- a first purchase is not a repeat
       end
+      experience.observe(ctx, MODULE, ev, 100, ctx.config.types.purchase, ev.episode)
+      return
     end
     experience.observe_event(ctx, MODULE, ev)
   end,

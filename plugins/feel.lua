@@ -58,7 +58,7 @@ return {
     if ev.type == "survey" then
       local feel = experience.rating(ev, "feel", 1, 7)
       if feel and weight and weight > 0 then
-        experience.observe(ctx, MODULE, ev, experience.scale(feel, 1, 7), weight, ev.data.episode)
+        experience.observe(ctx, MODULE, ev, experience.scale(feel, 1, 7), weight, ev.episode)
       end
       local nps = experience.rating(ev, "nps", 0, 10)
       if nps then
@@ -81,7 +81,7 @@ return {
       end
     elseif ev.type == "complaint" then
       local severity = experience.rating(ev, "severity", 1, 3) or 1
-      experience.observe(ctx, MODULE, ev, 0, weight * severity, ev.data.episode)
+      experience.observe(ctx, MODULE, ev, 0, weight * severity, ev.episode)
     else
       experience.observe_event(ctx, MODULE, ev)
     end

@@ -197,7 +197,7 @@ function M.observe_event(ctx, module, ev)
   local rating = M.rating(ev, module, 1, 7)
   if rating or ev.type ~= "survey" then
     M.observe(ctx, module, ev, rating and M.scale(rating, 1, 7) or 100, ctx.config.types[ev.type],
-      ev.data.episode)
+      ev.episode)
   end
 end
 

@@ -2,7 +2,7 @@
 # test_event_table.sh: the `ev` table plugins receive. One table per event,
 # shared by the plugins that handle it; `id` and `data` filled in when first
 # read (and by pairs and cx.json.encode), and refused, with a clear error,
-# when first read after the event. Also: customers met in a first import
+# when first read after the event; `episode` read out of data. Also: customers met in a first import
 # (when the store starts empty) are found without a query, and a taken-back
 # event's new customer is not left half-known.
 . "$(dirname "$0")/lib.sh"
@@ -63,6 +63,35 @@ assert_contains "a field first read after the event is refused, saying why" "$ER
   "ev/first: kept data: false"
 assert_contains "the refusal names the field and the cure" "$ERR" \
   "ev.data is read after its event was handled; read it in on_event (local id = ev.id) to keep it"
+
+# --- ev.episode: data's episode without decoding data ---------------------------------------
+cx client add ep >/dev/null
+cat >"$TMP/ep.ndjson" <<'JSON'
+{"id":"v1","type":"visit","customer":"c1","at":"2024-01-01T10:00:00Z","episode":"trip-7","act":6}
+{"id":"v2","type":"visit","customer":"c1","at":"2024-01-01T10:05:00Z","episode":42}
+{"id":"v3","type":"visit","customer":"c1","at":"2024-01-01T10:10:00Z","note":"no episode"}
+{"id":"v4","type":"visit","customer":"c1","at":"2024-01-01T10:15:00Z","episode":"first"}
+JSON
+plugin ep a_reader.lua <<'LUA'
+return {
+  name = "reader", version = "1", order = 1,
+  on_event = function(ev, ctx)
+    -- v4: data is decoded and changed first; episode then follows data.
+    if ev.id == "v4" then ev.data.episode = "changed" end
+    ctx.log(ev.id .. " episode=" .. tostring(ev.episode) .. " " .. tostring(math.type(ev.episode)) .. "|" .. type(ev.episode))
+  end,
+}
+LUA
+run import --client ep "$TMP/ep.ndjson"
+assert_status "import with episodes" 0
+assert_contains "a text episode" "$ERR" "ep/reader: v1 episode=trip-7 nil|string"
+assert_contains "a number episode keeps its type" "$ERR" "ep/reader: v2 episode=42 integer|number"
+assert_contains "no episode: nil" "$ERR" "ep/reader: v3 episode=nil nil|nil"
+assert_contains "after a change to ev.data, ev.episode follows it" "$ERR" "ep/reader: v4 episode=changed nil|string"
+assert_eq "act observed the four visits" "4" \
+  "$(q ep "SELECT json_extract(facts, '$.observations') AS n FROM customer_state WHERE plugin = 'act'")"
+assert_eq "act's open episode is v4's, as changed by the plugin before it" "changed" \
+  "$(q ep "SELECT json_extract(facts, '$.episode') AS n FROM customer_state WHERE plugin = 'act'")"
 
 # --- the store's map of customers in a first import ---------------------------------------
 # c1 twice (found in the map), c2 new; with --skip-bad a failing event of a
