@@ -134,15 +134,14 @@ void buf_add_int(buf *b, long long v)
 
 /* --- reals ------------------------------------------------------------------
  *
- * The text is defined by the first way it was written: "%.15g" when that reads
- * back as v, else "%.17g" (16 rarely saves a digit), and ".0" when the text
- * would read as an integer. Two snprintf and a strtod cost ~5,800 instructions
- * a number, so the common cases are done here with integers, to the same
- * bytes; the rest (inf, nan, subnormals, magnitudes beyond 1e-15..1e43) still
- * goes the old way. The same bytes rest on two facts: glibc rounds "%.Ng" to
- * nearest, ties to even, from the exact binary value; and strtod rounds the
- * exact decimal to nearest, ties to even. Both under the default rounding mode
- * and the "C" locale, which cxhost never changes. */
+ * The text is what it has always been: "%.15g" when that reads back as v,
+ * else "%.17g" (16 rarely saves a digit), and ".0" when the text would read
+ * as an integer. Two snprintf and a strtod cost ~5,800 instructions a number,
+ * so the same bytes are made here with integer arithmetic, exact: glibc's
+ * "%.Ng" rounds the exact binary value to nearest, ties to even, and strtod
+ * rounds the exact decimal the same way (under the default rounding mode and
+ * the "C" locale, which cxhost never changes). Only inf, nan and magnitudes
+ * from about 1e44 up still go through printf. */
 
 /* The old way, for what the fast way leaves. */
 static size_t real_text_printf(char *text, size_t size, double v)
@@ -164,28 +163,36 @@ static const uint64_t pow10_u64[] = {
     10000000000000ULL, 100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
     100000000000000000ULL, 1000000000000000000ULL};
 
-/* n in decimal, without the cost of printf; returns the length. */
-static size_t put_u64(char *out, uint64_t n)
+/* The k last digits of n at out, two at a time (a division each costs). */
+static void put_digits(char *out, uint64_t n, int k)
 {
-    char digits[20];
-    size_t k = sizeof digits;
-    do {
-        digits[--k] = (char)('0' + n % 10);
-        n /= 10;
-    } while (n);
-    memcpy(out, digits + k, sizeof digits - k);
-    return sizeof digits - k;
+    static const char pairs[] =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
+    while (k > 8) {                 /* 32-bit arithmetic is cheaper on 8-digit blocks */
+        uint32_t block = (uint32_t)(n % 100000000);
+        n /= 100000000;
+        for (int i = 0; i < 4; i++, block /= 100)
+            memcpy(out + k - 2 - 2 * i, pairs + 2 * (block % 100), 2);
+        k -= 8;
+    }
+    uint32_t rest = (uint32_t)n;
+    for (; k >= 2; k -= 2, rest /= 100)
+        memcpy(out + k - 2, pairs + 2 * (rest % 100), 2);
+    if (k)
+        out[0] = (char)('0' + rest % 10);
 }
+
+#ifdef __SIZEOF_INT128__
+__extension__ typedef unsigned __int128 u128;
 
 /* The text of "%.{p}g" for (neg ? -1 : 1) * n * 10^(x - p + 1), where n has
  * exactly p digits, plus ".0" when it has neither '.' nor 'e'. */
 static size_t put_g(char *out, int neg, uint64_t n, int p, int x)
 {
     char d[20];
-    for (int i = p - 1; i >= 0; i--) {
-        d[i] = (char)('0' + n % 10);
-        n /= 10;
-    }
+    put_digits(d, n, p);
     int nd = p;                     /* %g drops the trailing zeros */
     while (nd > 1 && d[nd - 1] == '0')
         nd--;
@@ -227,9 +234,6 @@ static size_t put_g(char *out, int neg, uint64_t n, int p, int x)
     return (size_t)(o - out);
 }
 
-#ifdef __SIZEOF_INT128__
-__extension__ typedef unsigned __int128 u128;
-
 static const uint64_t pow5_u64[] = {
     1ULL, 5ULL, 25ULL, 125ULL, 625ULL, 3125ULL, 15625ULL, 78125ULL, 390625ULL,
     1953125ULL, 9765625ULL, 48828125ULL, 244140625ULL, 1220703125ULL, 6103515625ULL,
@@ -241,15 +245,73 @@ static const uint64_t pow5_u64[] = {
 /* How the fraction left over by scale10 compares with one half. */
 enum { FRAC_ZERO, FRAC_LOW, FRAC_HALF, FRAC_HIGH };
 
+/* 5^s in 64-bit limbs, least significant first: the factor for the numbers
+ * below 1e-15, for which 128 bits do not do. */
+typedef struct big5 {
+    uint64_t limb[15];              /* 5^350 * 2^55 < 2^869 needs 14 */
+    int n;
+} big5;
+
+static int big5_set(big5 *f, int s)
+{
+    if (s > 350)
+        return 0;
+    f->limb[0] = pow5_u64[s % 27];
+    f->n = 1;
+    for (int k = s / 27; k > 0; k--) {
+        uint64_t carry = 0;
+        for (int i = 0; i < f->n; i++) {
+            u128 p = (u128)f->limb[i] * pow5_u64[27] + carry;
+            f->limb[i] = (uint64_t)p;
+            carry = (uint64_t)(p >> 64);
+        }
+        if (carry)
+            f->limb[f->n++] = carry;
+    }
+    return 1;
+}
+
+/* mant * f * 2^t, t < 0, as scale10 gives it. */
+static int scale10_big(uint64_t mant, int t, const big5 *f, uint64_t *q, int *frac)
+{
+    uint64_t p[16] = {0};           /* zeros beyond the product, for the reads below */
+    int n = f->n;
+    uint64_t carry = 0;
+    for (int i = 0; i < n; i++) {
+        u128 x = (u128)f->limb[i] * mant + carry;
+        p[i] = (uint64_t)x;
+        carry = (uint64_t)(x >> 64);
+    }
+    p[n++] = carry;
+    int sh = -t;
+    if (t >= 0 || sh / 64 + 2 > 16)
+        return 0;
+    int li = sh / 64, bit = sh % 64;
+    *q = bit ? p[li] >> bit | p[li + 1] << (64 - bit) : p[li];
+    if ((bit ? p[li + 1] >> bit : p[li + 1]) != 0)
+        return 0;
+    for (int i = li + 2; i < n; i++)
+        if (p[i])
+            return 0;
+    int hb = sh - 1, hl = hb / 64;  /* the bit worth one half */
+    int half = (int)(p[hl] >> (hb % 64) & 1);
+    uint64_t below = p[hl] & ((1ULL << (hb % 64)) - 1);
+    for (int i = 0; i < hl; i++)
+        below |= p[i];
+    *frac = half ? (below ? FRAC_HIGH : FRAC_HALF) : (below ? FRAC_LOW : FRAC_ZERO);
+    return 1;
+}
+
 /* mant * 2^e * 10^s, exactly, as an integer part *q and the class of the
- * fraction; 0 when that is beyond 128 bits (mant must be < 2^55). */
-static int scale10(uint64_t mant, int e, int s, uint64_t *q, int *frac)
+ * fraction; 0 when that is beyond reach (mant must be < 2^55). f is 5^s
+ * when s > 31. */
+static int scale10(uint64_t mant, int e, int s, const big5 *f, uint64_t *q, int *frac)
 {
     int t = e + s;                  /* 10^s = 5^s * 2^s */
     u128 a;
+    if (s > 31)
+        return scale10_big(mant, t, f, q, frac);
     if (s >= 0) {
-        if (s > 31)
-            return 0;
         a = (u128)mant * pow5_u64[s > 27 ? 27 : s];   /* < 2^55 * 5^31 < 2^128 */
         if (s > 27)
             a *= pow5_u64[s - 27];
@@ -290,22 +352,26 @@ static uint64_t round_digits(uint64_t q, int frac, int j)
     return n + (rem > half || (rem == half && (frac != FRAC_ZERO || (n & 1))));
 }
 
-/* The text of a normal, non-zero v without printf, or 0 when v is out of
- * reach. */
+/* The text of a finite, non-zero v without printf, or 0 when v is out of
+ * reach (about 1e44 and up). */
 static size_t real_text_fast(char *text, uint64_t bits)
 {
     int neg = (int)(bits >> 63), be = (int)(bits >> 52 & 0x7ff);
-    if (be == 0 || be == 0x7ff)
+    uint64_t m = bits & ((1ULL << 52) - 1);
+    if (be == 0x7ff || (be == 0 && m == 0))
         return 0;
-    uint64_t m = (bits & ((1ULL << 52) - 1)) | (1ULL << 52);
-    int e = be - 1075;              /* |v| = m * 2^e */
-    /* x = floor(log10 2^(e + 52)), a digit below or at the exponent of |v| */
-    int p = (e + 52) * 78913;
+    if (be)
+        m |= 1ULL << 52;
+    int e = be ? be - 1075 : -1074; /* |v| = m * 2^e */
+    /* x = floor(log10 2^floor(log2 |v|)): the exponent of |v|, or one less */
+    int p = (e + 63 - __builtin_clzll(m)) * 78913;
     int x = p >= 0 ? p >> 18 : -((-p + (1 << 18) - 1) >> 18);
     int s = 16 - x;                 /* scaling by 10^s leaves 17 or 18 digits */
+    big5 f;
     uint64_t q;
     int frac;
-    if (!scale10(m, e, s, &q, &frac) || q < pow10_u64[16] || q >= pow10_u64[18])
+    if ((s > 31 && !big5_set(&f, s)) || !scale10(m, e, s, &f, &q, &frac) || q < pow10_u64[16] ||
+        q >= pow10_u64[18])
         return 0;
     int j = q >= pow10_u64[17];     /* digits beyond the 17th */
     x += j;                         /* now the exponent of |v| */
@@ -322,13 +388,13 @@ static size_t real_text_fast(char *text, uint64_t bits)
         uint64_t qm;
         int fm;
         if (r15 > q) {              /* above v: below the upper midpoint? */
-            if (!scale10(2 * m + 1, e - 1, s, &qm, &fm))
+            if (!scale10(2 * m + 1, e - 1, s, &f, &qm, &fm))
                 return 0;
             back = r15 < qm || (r15 == qm && (fm != FRAC_ZERO || !(m & 1)));
         } else {                    /* below v: above the lower midpoint, which
                                      * is closer at a power of two */
-            int ok = m == 1ULL << 52 && be > 1 ? scale10(4 * m - 1, e - 2, s, &qm, &fm)
-                                               : scale10(2 * m - 1, e - 1, s, &qm, &fm);
+            int ok = m == 1ULL << 52 && be > 1 ? scale10(4 * m - 1, e - 2, s, &f, &qm, &fm)
+                                               : scale10(2 * m - 1, e - 1, s, &f, &qm, &fm);
             if (!ok)
                 return 0;
             back = r15 > qm || (r15 == qm && fm == FRAC_ZERO && !(m & 1));
@@ -366,7 +432,12 @@ void buf_add_real(buf *b, double v)
         n = 0;
         if (bits >> 63)
             text[n++] = '-';
-        n += put_u64(text + n, (uint64_t)a);
+        uint64_t i = (uint64_t)a;
+        int k = 1;
+        while (k < 15 && i >= pow10_u64[k])
+            k++;
+        put_digits(text + n, i, k);
+        n += (size_t)k;
         memcpy(text + n, ".0", 2);
         n += 2;
     } else if (!(n = real_text_fast(text, bits))) {

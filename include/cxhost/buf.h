@@ -34,8 +34,9 @@ int buf_read_file(buf *b, const char *path);
 void buf_add_json_string(buf *b, const char *s, size_t len);
 /* Appends v in decimal (as "%lld" would, without the cost of printf). */
 void buf_add_int(buf *b, long long v);
-/* Appends a finite v as the shortest decimal that reads back as v, with ".0"
- * when it would otherwise read as an integer. */
+/* Appends v as "%.15g" writes it when that reads back as v, else as "%.17g"
+ * does, with ".0" when it would otherwise read as an integer (made without
+ * printf for all but inf, nan and magnitudes from about 1e44 up). */
 void buf_add_real(buf *b, double v);
 
 #endif
