@@ -38,7 +38,9 @@ typedef struct facts facts;
  * dropped (about half a million customers of a plugin like lifecycle). */
 #define FACTS_CACHE_DEFAULT ((size_t)256 << 20)
 
-/* Plugin names given to this module must outlive the transaction. */
+/* Plugin names given to this module as writers and origins must outlive the
+ * facts cache itself: it remembers a plugin's tables by the name's pointer
+ * (reloading plugins means a new cache). */
 facts *facts_new(luahost *h, store *st);
 void facts_free(facts *f);
 void facts_set_limit(facts *f, size_t bytes);
