@@ -368,36 +368,21 @@ static void sandbox_copy_library(lua_State *L, int env, const char *name)
     lua_pop(L, 1);
 }
 
-/* The new thread at the top of L gets the count hook, so that the budget
- * counts it even when its creator runs without (lazy mode). [-0, +0, -] */
-static void hook_new_thread(lua_State *L)
+/* coroutine.create(f) and coroutine.wrap(f) [-1, +1, e]; upvalue 1: the
+ * real one. The new thread (create's result, or the first upvalue of wrap's)
+ * gets the count hook, so that the budget counts it even when its creator
+ * runs without (lazy mode). */
+static int sandbox_coroutine_new(lua_State *L)
 {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);       /* [thread|wrapper] */
+    int from_wrapper = lua_type(L, -1) == LUA_TFUNCTION && lua_getupvalue(L, -1, 1) != NULL;
     lua_State *co = lua_tothread(L, -1);
     if (co)
         lua_sethook(co, luahost_hook, LUA_MASKCOUNT, HOOK_STEP);
-}
-
-/* coroutine.create(f) [-1, +1, e]; upvalue 1: the real one. */
-static int sandbox_cocreate(lua_State *L)
-{
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, 1);
-    hook_new_thread(L);
-    return 1;
-}
-
-/* coroutine.wrap(f) [-1, +1, e]; upvalue 1: the real one, whose result
- * keeps its thread as its first upvalue. */
-static int sandbox_cowrap(lua_State *L)
-{
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, 1);       /* [wrapper] */
-    if (lua_getupvalue(L, -1, 1)) {          /* [wrapper, thread] */
-        hook_new_thread(L);
+    if (from_wrapper)
         lua_pop(L, 1);
-    }
     return 1;
 }
 
@@ -407,10 +392,10 @@ static void sandbox_hook_coroutines(lua_State *L, int env)
 {
     lua_getfield(L, env, "coroutine");       /* [co] */
     lua_getfield(L, -1, "create");
-    lua_pushcclosure(L, sandbox_cocreate, 1);
+    lua_pushcclosure(L, sandbox_coroutine_new, 1);
     lua_setfield(L, -2, "create");
     lua_getfield(L, -1, "wrap");
-    lua_pushcclosure(L, sandbox_cowrap, 1);
+    lua_pushcclosure(L, sandbox_coroutine_new, 1);
     lua_setfield(L, -2, "wrap");
     lua_pop(L, 1);
 }
