@@ -3,12 +3,15 @@
  *
  * In the registry, keyed by this module's pointer, a table maps each plugin
  * name to its sets: { [plugin] = { [customer id] = set } }, a set being a
- * plain table of name = value. A plugin working on its own facts during a
- * hook gets the cached set itself (no copy), and the set is listed to be
- * written back, with the event that touched it last. A second registry
- * table, keyed by &facts.listed, maps { [plugin] = { [customer id] = index
- * into facts.listed } }. During an event's savepoint the first touch of a set
- * keeps a copy in the undo log. */
+ * plain table of name = value. The store keeps all of a customer's sets in
+ * one row, so the first set asked for of a customer already in the store
+ * brings in all of them (each plugin's table gets the customer's set unless
+ * it has one), and the customer is marked loaded (registry key
+ * &facts.limit). A plugin working on its own facts during a hook gets the
+ * cached set itself (no copy), and its customer is listed to be written
+ * back, with the event that touched it last: a registry table keyed by
+ * &facts.listed maps { [customer id] = index into facts.listed }. During an
+ * event's savepoint the first touch of a set keeps a copy in the undo log. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,12 +24,11 @@
 #define FACT_NAME_MAX 64
 #define MEMO_SLOTS 16
 
-typedef struct listed_set {
-    const char *plugin;
+typedef struct listed_customer {
     store_id customer;
-    store_id event;     /* the last event (or refresh, 0) that touched it */
+    store_id event;     /* the last event (or refresh, 0) that touched its facts */
     int64_t at;
-} listed_set;
+} listed_customer;
 
 /* One fact of a set being written back. */
 typedef struct fact_out {
@@ -45,29 +47,31 @@ struct facts {
     lua_State *L;
     store *st;
     size_t limit, bytes;
-    listed_set *listed;     /* sets changed since they were last written back */
+    listed_customer *listed; /* customers whose facts changed since they were last written back */
     size_t nlisted, caplisted;
     int in_event;           /* an event's savepoint is open: keep the undo log */
     lua_Integer nundo;      /* entries in the undo log (UNDO_SLOTS slots each) */
     const char *undone_plugin; /* the set last copied to the undo log, not to copy it twice */
     store_id undone_customer;
     int broken;             /* an event could not be taken back: refuse to commit */
-    /* The sets and index tables of the plugins that write, by their name's
-     * (stable) pointer, held by registry references: the hot path reaches
-     * them without two hash lookups. */
-    struct { const char *plugin; int ref; } memo[2][MEMO_SLOTS];
-    int nmemo[2];
+    /* The sets tables of the plugins that write, by their name's (stable)
+     * pointer, held by registry references: the hot path reaches them
+     * without two hash lookups. */
+    struct { const char *plugin; int ref; } memo[MEMO_SLOTS];
+    int nmemo;
     fact_out *out;          /* scratch for write-back */
     size_t capout;
     buf json;
 };
 
-/* The registry keys of the undo log and of the listed sets' indexes. */
+/* The registry keys of the undo log, of the listed customers' indexes and
+ * of the loaded customers. */
 static void *undo_key(facts *f) { return &f->nundo; }
 static void *listed_key(facts *f) { return &f->listed; }
+static void *loaded_key(facts *f) { return &f->limit; }
 
 /* An undo entry: plugin (light userdata), customer, the set's copy, and
- * its listed event and time before (-1 when it was not listed). */
+ * the customer's listed event and time before (-1 when it was not listed). */
 enum { UNDO_SLOTS = 5 };
 
 /* Memory a set holds, counted roughly as Lua 5.4 lays it out: the table,
@@ -146,26 +150,30 @@ static void check_fact(lua_State *L, const char *fn, int name_idx, int value_idx
     }
 }
 
-/* Pushes the table under plugin in the registry table at key (f: the sets,
- * listed_key(f): the indexes), each made when missing. With stable, plugin
- * is a pointer that names the same plugin for the cache's life (a plugin's
- * own name), and the table is remembered by it. [-0, +1, e] */
-static void push_plugin_table(facts *f, void *key, const char *plugin, int stable)
+/* Pushes the registry table at key, made when missing. [-0, +1, e] */
+static void push_registry_table(lua_State *L, void *key, int size)
 {
-    lua_State *L = f->L;
-    int kind = key != (void *)f;
-    if (stable)
-        for (int i = 0; i < f->nmemo[kind]; i++)
-            if (f->memo[kind][i].plugin == plugin) {
-                lua_rawgeti(L, LUA_REGISTRYINDEX, f->memo[kind][i].ref);
-                return;
-            }
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, key) != LUA_TTABLE) { /* [root|nil] */
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, key) != LUA_TTABLE) { /* [t|nil] */
         lua_pop(L, 1);
-        lua_newtable(L);
+        lua_createtable(L, 0, size);
         lua_pushvalue(L, -1);
         lua_rawsetp(L, LUA_REGISTRYINDEX, key);
     }
+}
+
+/* Pushes plugin's sets table, made when missing. With stable, plugin is a
+ * pointer that names the same plugin for the cache's life (a plugin's own
+ * name), and the table is remembered by it. [-0, +1, e] */
+static void push_plugin_table(facts *f, const char *plugin, int stable)
+{
+    lua_State *L = f->L;
+    if (stable)
+        for (int i = 0; i < f->nmemo; i++)
+            if (f->memo[i].plugin == plugin) {
+                lua_rawgeti(L, LUA_REGISTRYINDEX, f->memo[i].ref);
+                return;
+            }
+    push_registry_table(L, f, 8);                               /* [root] */
     if (lua_getfield(L, -1, plugin) != LUA_TTABLE) {            /* [root, t|nil] */
         lua_pop(L, 1);
         lua_createtable(L, 0, 64);
@@ -173,50 +181,105 @@ static void push_plugin_table(facts *f, void *key, const char *plugin, int stabl
         lua_setfield(L, -3, plugin);
     }
     lua_remove(L, -2);                                          /* [t] */
-    if (stable && f->nmemo[kind] < MEMO_SLOTS) {
+    if (stable && f->nmemo < MEMO_SLOTS) {
         lua_pushvalue(L, -1);
-        int i = f->nmemo[kind]++;
-        f->memo[kind][i].plugin = plugin;
-        f->memo[kind][i].ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        int i = f->nmemo++;
+        f->memo[i].plugin = plugin;
+        f->memo[i].ref = luaL_ref(L, LUA_REGISTRYINDEX);
     }
 }
 
-/* Lets go of the remembered tables of one kind (0: sets, 1: indexes), when
- * their registry root is dropped. [-0, +0, -] */
-static void forget_memo(facts *f, int kind)
+/* Lets go of the remembered tables, when their registry root is dropped.
+ * [-0, +0, -] */
+static void forget_memo(facts *f)
 {
-    for (int i = 0; i < f->nmemo[kind]; i++)
-        luaL_unref(f->L, LUA_REGISTRYINDEX, f->memo[kind][i].ref);
-    f->nmemo[kind] = 0;
+    for (int i = 0; i < f->nmemo; i++)
+        luaL_unref(f->L, LUA_REGISTRYINDEX, f->memo[i].ref);
+    f->nmemo = 0;
 }
 
-/* Reads the set's facts from the store's JSON into the table on top.
- * [-0, +0, e] */
-static void load_set(facts *f, store_id customer, const char *plugin, size_t *text, int *names)
+/* Pushes the customer's row from the store, decoded and checked: a table
+ * of plugin = set (empty when there is none); *found says whether there
+ * was a row. [-0, +1, e] */
+static void push_row(facts *f, store_id customer, int *found)
 {
     lua_State *L = f->L;
     cx_error err;
-    if (luahost_push_json(L, f->json.data, f->json.len, &err) < 0)
-        luaL_error(L, "the facts of customer %I from plugin '%s' in the store: %s", (lua_Integer)customer,
-                   plugin, err.text);
-    if (!lua_istable(L, -1))                                    /* [set, t] */
-        luaL_error(L, "the facts of customer %I from plugin '%s' in the store are not a JSON object",
-                   (lua_Integer)customer, plugin);
-    lua_pushnil(L);
-    while (lua_next(L, -2)) {                                   /* [set, t, k, v] */
-        size_t len = 0;
-        if (lua_type(L, -1) == LUA_TTABLE)
-            luaL_error(L, "the facts of customer %I from plugin '%s': fact '%s' is an array or an object",
-                       (lua_Integer)customer, plugin, lua_tostring(L, -2));
-        if (lua_type(L, -1) == LUA_TSTRING)
-            lua_tolstring(L, -1, &len);
-        *text += len ? len + 25 : 0;
-        (*names)++;
-        lua_pushvalue(L, -2);                                   /* [set, t, k, v, k] */
-        lua_insert(L, -2);                                      /* [set, t, k, k, v] */
-        lua_rawset(L, -5);                                      /* [set, t, k] */
+    *found = store_facts_load(f->st, customer, &f->json, &err);
+    if (*found < 0)
+        luaL_error(L, "%s", err.text);
+    if (!*found) {
+        lua_newtable(L);
+        return;
     }
-    lua_pop(L, 1);                                              /* [set] */
+    if (luahost_push_json(L, f->json.data, f->json.len, &err) < 0)
+        luaL_error(L, "the facts of customer %I in the store: %s", (lua_Integer)customer, err.text);
+    if (!lua_istable(L, -1))                                    /* [row] */
+        luaL_error(L, "the facts of customer %I in the store are not a JSON object", (lua_Integer)customer);
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {                                   /* [row, plugin, set] */
+        if (lua_type(L, -2) != LUA_TSTRING || !lua_istable(L, -1))
+            luaL_error(L, "the facts of customer %I in the store: each plugin's facts must be an object",
+                       (lua_Integer)customer);
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {                               /* [row, plugin, set, k, v] */
+            if (lua_type(L, -1) == LUA_TTABLE)
+                luaL_error(L, "the facts of customer %I from plugin '%s': fact '%s' is an array or an object",
+                           (lua_Integer)customer, lua_tostring(L, -4), lua_tostring(L, -2));
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+}
+
+/* Memory a set at idx holds, by set_bytes. [-0, +0, -] */
+static size_t bytes_of(lua_State *L, int idx)
+{
+    size_t text = 0;
+    int names = 0;
+    idx = lua_absindex(L, idx);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {                                  /* [k, v] */
+        if (lua_type(L, -1) == LUA_TSTRING)
+            text += lua_rawlen(L, -1) + 25;
+        names++;
+        lua_pop(L, 1);
+    }
+    return set_bytes(names, text);
+}
+
+/* Brings the customer's row into the cache, once per transaction: each
+ * plugin's set goes to that plugin's table unless the table has one (the
+ * cache's is newer). [-0, +0, e] */
+static void load_customer(facts *f, store_id customer)
+{
+    lua_State *L = f->L;
+    push_registry_table(L, loaded_key(f), 64);                  /* [loaded] */
+    if (lua_rawgeti(L, -1, customer) != LUA_TNIL) {             /* [loaded, true|nil] */
+        lua_pop(L, 2);
+        return;
+    }
+    lua_pop(L, 1);
+    int found;
+    push_row(f, customer, &found);                              /* [loaded, row] */
+    if (found) {
+        lua_pushboolean(L, 1);
+        lua_rawseti(L, -3, customer);
+    }
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {                                   /* [loaded, row, plugin, set] */
+        push_plugin_table(f, lua_tostring(L, -2), 0);           /* [loaded, row, plugin, set, sets] */
+        if (lua_rawgeti(L, -1, customer) == LUA_TNIL) {         /* [.., set, sets, old|nil] */
+            lua_pop(L, 1);
+            lua_pushvalue(L, -2);
+            lua_rawseti(L, -2, customer);
+            count_bytes(f, bytes_of(L, -2));
+        } else {
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 2);                                          /* [loaded, row, plugin] */
+    }
+    lua_pop(L, 2);
 }
 
 /* Pushes the cached set of (customer, plugin), loaded on first use (and
@@ -224,26 +287,34 @@ static void load_set(facts *f, store_id customer, const char *plugin, size_t *te
 static void push_set(facts *f, store_id customer, const char *plugin, int stable)
 {
     lua_State *L = f->L;
-    push_plugin_table(f, f, plugin, stable);                    /* [sets] */
+    if (!store_in_transaction(f->st)) {
+        int found;
+        push_row(f, customer, &found);                          /* [row] */
+        if (lua_getfield(L, -1, plugin) != LUA_TTABLE) {        /* [row, set|nil] */
+            lua_pop(L, 1);
+            lua_newtable(L);
+        }
+        lua_remove(L, -2);
+        return;
+    }
+    push_plugin_table(f, plugin, stable);                       /* [sets] */
     if (lua_rawgeti(L, -1, customer) == LUA_TTABLE) {           /* [sets, set] */
         lua_remove(L, -2);
         return;
     }
     lua_pop(L, 1);
-    cx_error err;
-    int found = store_facts_load(f->st, customer, plugin, &f->json, &err);
-    if (found < 0)
-        luaL_error(L, "%s", err.text);
-    lua_createtable(L, 0, 8);                                   /* [sets, set] */
-    size_t text = 0;
-    int names = 0;
-    if (found)
-        load_set(f, customer, plugin, &text, &names);
-    if (store_in_transaction(f->st)) {
-        lua_pushvalue(L, -1);
-        lua_rawseti(L, -3, customer);
-        count_bytes(f, set_bytes(names, text));
+    if (store_facts_may_exist(f->st, customer)) {
+        load_customer(f, customer);
+        if (lua_rawgeti(L, -1, customer) == LUA_TTABLE) {       /* [sets, set] */
+            lua_remove(L, -2);
+            return;
+        }
+        lua_pop(L, 1);
     }
+    lua_createtable(L, 0, 8);                                   /* [sets, set] */
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, -3, customer);
+    count_bytes(f, set_bytes(0, 0));
     lua_remove(L, -2);                                          /* [set] */
 }
 
@@ -264,12 +335,12 @@ static void push_copy(lua_State *L, int idx)
     }
 }
 
-/* Notes that o touched the set of (o->plugin, customer): it is written back
- * with o's event and time. [-0, +0, e] */
+/* Notes that o touched the customer's facts: they are written back with
+ * o's event and time. [-0, +0, e] */
 static void list_set(facts *f, const store_origin *o, store_id customer)
 {
     lua_State *L = f->L;
-    push_plugin_table(f, listed_key(f), o->plugin, 1);          /* [index] */
+    push_registry_table(L, listed_key(f), 64);                  /* [index] */
     lua_Integer i = 0;
     if (lua_rawgeti(L, -1, customer) == LUA_TNUMBER) {          /* [index, i|nil] */
         i = lua_tointeger(L, -1);
@@ -277,7 +348,6 @@ static void list_set(facts *f, const store_origin *o, store_id customer)
         if (f->nlisted == f->caplisted)
             f->listed = grow(L, f->listed, &f->caplisted, sizeof *f->listed, 256);
         i = (lua_Integer)f->nlisted++;
-        f->listed[i].plugin = o->plugin;
         f->listed[i].customer = customer;
         lua_pushinteger(L, i);
         lua_rawseti(L, -3, customer);
@@ -302,9 +372,9 @@ static void keep_for_undo(facts *f, const char *plugin, store_id customer)
     }
     lua_Integer base = UNDO_SLOTS * f->nundo;
     lua_Integer event = -1, at = -1;
-    push_plugin_table(f, listed_key(f), plugin, 1);             /* [set, undo, index] */
+    push_registry_table(L, listed_key(f), 64);                  /* [set, undo, index] */
     if (lua_rawgeti(L, -1, customer) == LUA_TNUMBER) {
-        const listed_set *item = &f->listed[lua_tointeger(L, -1)];
+        const listed_customer *item = &f->listed[lua_tointeger(L, -1)];
         event = item->event;
         at = item->at;
     }
@@ -430,10 +500,11 @@ static int compare_names(const void *a, const void *b)
     return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
-/* Writes the set on top back to the store as a JSON object with its names
- * in order (no row when it has none). A plugin may have put anything in
- * the set it was given: what a fact cannot hold is an error here. [-0, +0, e] */
-static void write_set(facts *f, const listed_set *item)
+/* Appends "plugin":{...} to the row being written, with the facts of the
+ * set on top in name order (nothing when it has none; a comma first unless
+ * first): 1 appended, 0 not. A plugin may have put anything in the set it
+ * was given: what a fact cannot hold is an error here. [-0, +0, e] */
+static int append_set(facts *f, const char *plugin, size_t plugin_len, store_id customer, int first)
 {
     lua_State *L = f->L;
     size_t n = 0;
@@ -443,17 +514,17 @@ static void write_set(facts *f, const listed_set *item)
         if (lua_type(L, -2) != LUA_TSTRING || (type != LUA_TNUMBER && type != LUA_TSTRING && type != LUA_TBOOLEAN) ||
             lua_rawlen(L, -2) == 0 || lua_rawlen(L, -2) > FACT_NAME_MAX) {
             char fn[128];   /* formatted only for the error */
-            snprintf(fn, sizeof fn, "plugin '%s', facts of customer %lld", item->plugin, (long long)item->customer);
+            snprintf(fn, sizeof fn, "plugin '%s', facts of customer %lld", plugin, (long long)customer);
             if (lua_type(L, -2) != LUA_TSTRING)
                 luaL_error(L, "%s: fact names must be strings, not %s", fn, luaL_typename(L, -2));
             check_fact(L, fn, -2, -1);
         }
         if (type == LUA_TSTRING && !json_utf8_valid(lua_tostring(L, -1), lua_rawlen(L, -1)))
             luaL_error(L, "plugin '%s', facts of customer %lld: fact '%s': a text value must be UTF-8 (this one "
-                          "holds other bytes)", item->plugin, (long long)item->customer, lua_tostring(L, -2));
+                          "holds other bytes)", plugin, (long long)customer, lua_tostring(L, -2));
         if (!json_utf8_valid(lua_tostring(L, -2), lua_rawlen(L, -2)))
-            luaL_error(L, "plugin '%s', facts of customer %lld: a fact name must be UTF-8 text", item->plugin,
-                       (long long)item->customer);
+            luaL_error(L, "plugin '%s', facts of customer %lld: a fact name must be UTF-8 text", plugin,
+                       (long long)customer);
         if (type == LUA_TNUMBER && !lua_isinteger(L, -1) && isnan(lua_tonumber(L, -1))) {
             lua_pop(L, 1);                                      /* NaN: unset */
             continue;
@@ -476,9 +547,13 @@ static void write_set(facts *f, const listed_set *item)
             f->out[j] = f->out[j - 1];
             f->out[j - 1] = t;
         }
+    if (n == 0)
+        return 0;
     buf *b = &f->json;
-    buf_clear(b);
-    buf_add_char(b, '{');
+    if (!first)
+        buf_add_char(b, ',');
+    buf_add_json_string(b, plugin, plugin_len);
+    buf_add(b, ":{", 2);
     for (size_t i = 0; i < n; i++) {
         const fact_out *o = &f->out[i];
         if (i)
@@ -495,29 +570,72 @@ static void write_set(facts *f, const listed_set *item)
             buf_add_real(b, o->r);                          /* with ".0": stays a float when read back */
     }
     buf_add_char(b, '}');
-    cx_error err;
-    if (store_facts_write(f->st, item->customer, item->plugin, n ? b->data : NULL, n ? b->len : 0, item->event,
-                          item->at, &err) < 0)
-        luaL_error(L, "%s", err.text);
+    return 1;
 }
 
-/* [-1, +0, e]: the facts module as a light userdata. */
+/* The plugins with sets, by name, to write a row's plugins in order. */
+typedef struct plugin_out {
+    const char *name;
+    size_t len;
+} plugin_out;
+
+static int compare_plugins(const void *a, const void *b)
+{
+    const plugin_out *x = a, *y = b;
+    int c = memcmp(x->name, y->name, x->len < y->len ? x->len : y->len);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* [-1, +0, e]: the facts module as a light userdata. Writes each listed
+ * customer's row: every plugin's set of that customer, in plugin order. */
 static int write_back_all(lua_State *L)
 {
     facts *f = lua_touserdata(L, 1);
     if (f->broken)
         return luaL_error(L, "an event could not be taken back (out of memory); the transaction cannot commit");
-    for (size_t i = 0; i < f->nlisted; i++) {
-        const listed_set *item = &f->listed[i];
-        push_plugin_table(f, f, item->plugin, 1);               /* [sets] */
-        if (lua_rawgeti(L, -1, item->customer) == LUA_TTABLE)   /* [sets, set] */
-            write_set(f, item);
-        lua_pop(L, 2);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, f) != LUA_TTABLE)    /* [f, root|nil] */
+        lua_newtable(L);
+    size_t nplugins = 0;
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {                                    /* [f, root, plugin, sets] */
+        nplugins++;
+        lua_pop(L, 1);
     }
+    plugin_out *plugins = lua_newuserdatauv(L, (nplugins ? nplugins : 1) * sizeof *plugins, 0); /* [f, root, ud] */
+    size_t k = 0;
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {                                    /* [f, root, ud, plugin, sets] */
+        plugins[k].name = lua_tolstring(L, -2, &plugins[k].len);   /* root keeps the strings */
+        k++;
+        lua_pop(L, 1);
+    }
+    qsort(plugins, nplugins, sizeof *plugins, compare_plugins);
+    luaL_checkstack(L, (int)nplugins + 8, "too many plugins with facts");
+    int base = lua_gettop(L);
+    for (size_t i = 0; i < nplugins; i++)
+        lua_getfield(L, 2, plugins[i].name);                    /* [f, root, ud, sets...] */
+    for (size_t i = 0; i < f->nlisted; i++) {
+        const listed_customer *item = &f->listed[i];
+        buf *b = &f->json;
+        buf_clear(b);
+        buf_add_char(b, '{');
+        int any = 0;
+        for (size_t p = 0; p < nplugins; p++) {
+            if (lua_rawgeti(L, base + 1 + (int)p, item->customer) == LUA_TTABLE &&
+                append_set(f, plugins[p].name, plugins[p].len, item->customer, !any))
+                any = 1;
+            lua_pop(L, 1);
+        }
+        buf_add_char(b, '}');
+        cx_error err;
+        if (store_facts_write(f->st, item->customer, any ? b->data : NULL, any ? b->len : 0, item->event,
+                              item->at, &err) < 0)
+            luaL_error(L, "%s", err.text);
+    }
+    lua_settop(L, 1);
     f->nlisted = 0;
     lua_pushnil(L);
     lua_rawsetp(L, LUA_REGISTRYINDEX, listed_key(f));
-    forget_memo(f, 1);
     return 0;
 }
 
@@ -553,8 +671,9 @@ static void forget_all(facts *f)
     lua_rawsetp(L, LUA_REGISTRYINDEX, undo_key(f));
     lua_pushnil(L);
     lua_rawsetp(L, LUA_REGISTRYINDEX, listed_key(f));
-    forget_memo(f, 0);
-    forget_memo(f, 1);
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, loaded_key(f));
+    forget_memo(f);
     f->nlisted = 0;
     f->undone_plugin = NULL;
     f->nundo = 0;
@@ -605,14 +724,15 @@ static int undo_all(lua_State *L)
         lua_rawgeti(L, 2, base + 5);
         lua_Integer at = lua_tointeger(L, -1);
         lua_pop(L, 4);
-        push_plugin_table(f, f, plugin, 1);                     /* [f, undo, sets] */
+        push_plugin_table(f, plugin, 1);                        /* [f, undo, sets] */
         lua_rawgeti(L, 2, base + 3);                            /* [f, undo, sets, copy] */
         lua_rawseti(L, -2, customer);                           /* [f, undo, sets] */
         lua_pop(L, 1);
         /* Listed before the event: its event and time again (it may have been
          * written back during the event; the savepoint took that back, so it is
          * listed anew). Listed only by the event: it is written back as it was,
-         * which changes no row. */
+         * which changes no row. Newest first, so the oldest entry for the
+         * customer has the last word. */
         if (event >= 0) {
             store_origin o = {plugin, event, at};
             list_set(f, &o, customer);

@@ -228,6 +228,39 @@ static const char *const migrations[] = {
     "  event_id INTEGER,\n"
     "  PRIMARY KEY (measure, touchpoint_id)\n"
     ") WITHOUT ROWID;\n",
+
+    /* 3 -> 4: a customer's facts from all plugins are one row, keyed by the
+     * customer's id: { "plugin": { "fact": value, ... }, ... }. An import
+     * writes one row per customer instead of one per plugin, appended in id
+     * order. customer_state becomes a view with its old columns. */
+    "CREATE TABLE facts(\n"
+    "  customer_id INTEGER PRIMARY KEY REFERENCES customers(id),\n"
+    "  data TEXT NOT NULL,\n"
+    "  event_id INTEGER,\n"
+    "  updated_at INTEGER NOT NULL\n"
+    ");\n"
+    "INSERT INTO facts(customer_id, data, event_id, updated_at)\n"
+    "  SELECT customer_id, json_group_object(plugin, json(facts)), MAX(event_id), MAX(updated_at)\n"
+    "  FROM (SELECT * FROM customer_state ORDER BY customer_id, plugin)\n"
+    "  GROUP BY customer_id;\n"
+    "DROP VIEW lifecycle;\n"
+    "DROP VIEW customer_facts;\n"
+    "DROP TABLE customer_state;\n"
+    "CREATE VIEW customer_state AS\n"
+    "  SELECT f.customer_id, p.key AS plugin, p.value AS facts, f.event_id, f.updated_at\n"
+    "  FROM facts f, json_each(f.data) p;\n"
+    "CREATE VIEW customer_facts AS\n"
+    "  SELECT f.customer_id, p.key AS plugin, x.key AS name, x.value, f.event_id, f.updated_at\n"
+    "  FROM facts f, json_each(f.data) p, json_each(p.value) x;\n"
+    "CREATE VIEW lifecycle AS\n"
+    "  SELECT c.id AS customer_id, c.external_id AS customer,\n"
+    "    json_extract(f.data, '$.lifecycle.stage') AS stage,\n"
+    "    json_extract(f.data, '$.lifecycle.first_purchase_at') AS first_purchase_at,\n"
+    "    json_extract(f.data, '$.lifecycle.last_purchase_at') AS last_purchase_at,\n"
+    "    json_extract(f.data, '$.lifecycle.purchase_count') AS purchase_count,\n"
+    "    json_extract(f.data, '$.lifecycle.total_spend_cents') AS total_spend_cents\n"
+    "  FROM facts f JOIN customers c ON c.id = f.customer_id\n"
+    "  WHERE json_type(f.data, '$.lifecycle') = 'object';\n",
 };
 
 enum stmt_id {
@@ -248,16 +281,16 @@ static const char *const stmt_sql[ST_COUNT] = {
         "INSERT INTO events(external_id, type, customer_id, at, amount_cents, touchpoint_id, data, import_id, ingested_at)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(external_id) DO NOTHING",
     [ST_STATE_SET] =
-        "INSERT INTO customer_state(customer_id, plugin, facts, event_id, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)"
-        " ON CONFLICT(customer_id, plugin) DO UPDATE SET facts = excluded.facts,"
+        "INSERT INTO facts(customer_id, data, event_id, updated_at) VALUES (?1, ?2, ?3, ?4)"
+        " ON CONFLICT(customer_id) DO UPDATE SET data = excluded.data,"
         " event_id = excluded.event_id, updated_at = excluded.updated_at"
-        " WHERE facts IS NOT excluded.facts",
-    [ST_STATE_DELETE] = "DELETE FROM customer_state WHERE customer_id = ?1 AND plugin = ?2",
-    [ST_STATE_LOAD] = "SELECT facts FROM customer_state WHERE customer_id = ?1 AND plugin = ?2",
+        " WHERE data IS NOT excluded.data",
+    [ST_STATE_DELETE] = "DELETE FROM facts WHERE customer_id = ?1",
+    [ST_STATE_LOAD] = "SELECT data FROM facts WHERE customer_id = ?1",
     [ST_SAVEPOINT] = "SAVEPOINT event",
     [ST_FACTS_CUSTOMERS] =
-        "SELECT c.id, c.external_id, s.customer_id IS NOT NULL FROM customers c"
-        " LEFT JOIN customer_state s ON s.customer_id = c.id AND s.plugin = ?2"
+        "SELECT c.id, c.external_id, json_type(f.data, '$.\"' || ?2 || '\"') IS NOT NULL FROM customers c"
+        " LEFT JOIN facts f ON f.customer_id = c.id"
         " WHERE c.id > ?1 ORDER BY c.id LIMIT ?3",
     [ST_CUSTOMER_MAX] = "SELECT COALESCE(MAX(id), 0) FROM customers",
     [ST_CUSTOMER_DELETE] = "DELETE FROM customers WHERE id = ?1",
@@ -816,7 +849,7 @@ static int store_audit(store *s, const store_origin *o, store_id customer, const
     return store_step_done(s, st, err, "writing the audit trail");
 }
 
-int store_facts_load(store *s, store_id customer, const char *plugin, buf *json, cx_error *err)
+int store_facts_load(store *s, store_id customer, buf *json, cx_error *err)
 {
     buf_clear(json);
     if (customer >= s->new_from)
@@ -825,7 +858,6 @@ int store_facts_load(store *s, store_id customer, const char *plugin, buf *json,
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, customer);
-    bind_text(st, 2, plugin);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         buf_add(json, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
@@ -836,8 +868,10 @@ int store_facts_load(store *s, store_id customer, const char *plugin, buf *json,
     return rc == SQLITE_ROW;
 }
 
-int store_facts_write(store *s, store_id customer, const char *plugin, const char *json, size_t len,
-                      store_id event, int64_t at, cx_error *err)
+int store_facts_may_exist(const store *s, store_id customer) { return customer < s->new_from; }
+
+int store_facts_write(store *s, store_id customer, const char *json, size_t len, store_id event, int64_t at,
+                      cx_error *err)
 {
     if (!s->in_transaction) {
         cx_error_set(err, "%s: facts are written only inside a transaction", s->path);
@@ -847,11 +881,10 @@ int store_facts_write(store *s, store_id customer, const char *plugin, const cha
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, customer);
-    bind_text(st, 2, plugin);
     if (json) {
-        sqlite3_bind_text(st, 3, json, (int)len, SQLITE_STATIC);
-        bind_id(st, 4, event);
-        sqlite3_bind_int64(st, 5, at);
+        sqlite3_bind_text(st, 2, json, (int)len, SQLITE_STATIC);
+        bind_id(st, 3, event);
+        sqlite3_bind_int64(st, 4, at);
     }
     if (store_step_done(s, st, err, "writing facts") < 0)
         return -1;

@@ -12,9 +12,11 @@
  *    copy: what the table holds is written back), and copies otherwise;
  *  - the undo log of the event being handled, so a failing event takes its
  *    facts back with its rows;
- *  - writing changed sets back to the store as one JSON object each: before
- *    any SQL reads the store, at commit, and when the cache outgrows its
- *    memory limit (then, between events, it is also emptied);
+ *  - writing changed customers back to the store, each as one JSON object
+ *    holding every plugin's set (the store keeps a row per customer, so the
+ *    first set asked for of a customer brings in all of that customer's):
+ *    before any SQL reads the store, at commit, and when the cache outgrows
+ *    its memory limit (then, between events, it is also emptied);
  *  - forgetting everything when the transaction ends.
  * It registers itself with the store (store_set_cache) for those moments.
  *

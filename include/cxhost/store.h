@@ -32,7 +32,7 @@ typedef struct store store;
 typedef int64_t store_id;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /* SQLite's process-wide options (no memory statistics: their mutex is taken
  * on every allocation). store_open calls it; a program that opens SQLite
@@ -111,13 +111,17 @@ int store_event_insert(store *s, const cx_event *ev, store_id customer, store_id
                        store_id import_id, store_id *event_id, cx_error *err);
 
 /* --- effects ------------------------------------------------------------- */
-/* Facts are one JSON object per (customer, plugin) (see facts.h, which
- * caches them). Reads the object into json: 1 found, 0 none, -1 error. */
-int store_facts_load(store *s, store_id customer, const char *plugin, buf *json, cx_error *err);
+/* A customer's facts are one JSON object, { "plugin": { "fact": value } }
+ * (see facts.h, which caches them). Reads it into json: 1 found, 0 none,
+ * -1 error. */
+int store_facts_load(store *s, store_id customer, buf *json, cx_error *err);
+/* 0 when the customer has no facts row for sure (made in this transaction,
+ * none written yet): store_facts_load would find nothing. */
+int store_facts_may_exist(const store *s, store_id customer);
 /* Writes the object (inside a transaction); NULL for none. The event and
  * time are those of the last change. */
-int store_facts_write(store *s, store_id customer, const char *plugin, const char *json, size_t len,
-                      store_id event, int64_t at, cx_error *err);
+int store_facts_write(store *s, store_id customer, const char *json, size_t len, store_id event, int64_t at,
+                      cx_error *err);
 /* Calls fn for each fact of the customer (of one plugin, or all when plugin is
  * NULL), in plugin and name order. fn returns non-zero to stop. Strings live
  * for the call only. */

@@ -113,7 +113,9 @@ assert_eq "counter ran on purchases only (c1: e1, not v1)" "1" \
 assert_eq "counter: no fact for the visit-only customer c5" "0" \
   "$(q fo "SELECT COUNT(*) AS n FROM customer_facts f JOIN customers c ON c.id = f.customer_id
            WHERE c.external_id = 'c5' AND f.plugin = 'counter'")"
-assert_eq "counter: its facts name it and the latest purchase" "counter e1" \
+# A customer's facts are one row: its event is the latest that changed any of
+# them (c1's visit v1 changed act's, after counter's purchase e1).
+assert_eq "counter: its facts name it and the latest event that changed c1's facts" "counter v1" \
   "$(cx eval --client fo 'local r = cx.query([[SELECT f.plugin, e.external_id FROM customer_facts f
        JOIN customers c ON c.id = f.customer_id JOIN events e ON e.id = f.event_id
        WHERE c.external_id = ?1 AND f.name = ?2]], "c1", "purchases_seen")[1] return r.plugin .. " " .. r.external_id')"

@@ -215,8 +215,8 @@ test("refresh leaves prospects prospects", function()
 end)
 
 -- Origins. store.h: every effect names its origin (plugin and event). A
--- plugin's facts about a customer are one row (customer_state; the view
--- customer_facts has a row per fact): it names the plugin and the event that
+-- customer's facts are one row (the table facts, each plugin's under its
+-- name; the view customer_facts has a row per fact): it names the event that
 -- last changed any of them (no event for a refresh); the other effects leave
 -- a row in the audit table.
 local function origin(customer, name)

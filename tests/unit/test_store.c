@@ -76,10 +76,10 @@ static void test_migration_from_empty(void)
     CHECK_EQ_INT(store_schema_version(s), STORE_SCHEMA_VERSION);
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN "
                               "('customers','touchpoints','events','ledger','refunds','experience_scores',"
-                              "'campaigns','campaign_runs','outbox','audit','customer_state','customer_tags',"
+                              "'campaigns','campaign_runs','outbox','audit','facts','customer_tags',"
                               "'imports','experience_cells')"), 14);
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'view' AND name IN "
-                              "('customer_facts','lifecycle','loyalty_balances')"), 3);
+                              "('customer_state','customer_facts','lifecycle','loyalty_balances')"), 4);
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
     CHECK_EQ_INT(query_int(s, "SELECT foreign_keys FROM pragma_foreign_keys"), 1);
     store_close(s);
@@ -90,7 +90,8 @@ static void test_migration_from_empty(void)
 }
 
 /* A version 1 store (tests/data/store-v1.sql, a fact per row) moves to
- * version 2 (a JSON object per customer and plugin) with every fact kept. */
+ * version 2 (a JSON object per customer and plugin), then to version 4 (a
+ * JSON object per customer, holding each plugin's) with every fact kept. */
 static void test_migration_from_v1(void)
 {
     char path[256], sql_path[512];
@@ -109,8 +110,12 @@ static void test_migration_from_v1(void)
     CHECK_EQ_INT(store_open(path, 0, &s, &err), 0);
     if (!s)
         return;
-    CHECK_EQ_INT(store_schema_version(s), 3);
+    CHECK_EQ_INT(store_schema_version(s), STORE_SCHEMA_VERSION);
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM customer_state"), 4);   /* 3 lifecycle, 1 tester (bob) */
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM facts"), 3);            /* bob's two in one row */
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM facts f JOIN customers c ON c.id = f.customer_id"
+                              " WHERE c.external_id = 'bob' AND json_type(f.data, '$.tester') = 'object'"
+                              " AND json_type(f.data, '$.lifecycle') = 'object'"), 1);
     /* The 14 facts with a value come through, with their types; NULL facts go. */
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM customer_facts"), 14);
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM customer_facts WHERE name = 'gone'"), 0);
@@ -198,12 +203,12 @@ static void test_effects_and_audit(store *s)
     store_id customer = 0, entry = 0, outbox = 0;
     CHECK_EQ_INT(store_customer_find(s, "c1", &customer, &err), 1);
     store_origin o = {"tester", 1, 5000};
-    const char *facts = "{\"count\":3,\"stage\":\"active\"}";
+    const char *facts = "{\"tester\":{\"count\":3,\"stage\":\"active\"}}";
     store_ledger_entry earn = {120, "earn", "base", NULL}, spend = {-20, "redeem", NULL, "mug"};
     int64_t balance = 0;
 
     CHECK_EQ_INT(store_begin(s, &err), 0);
-    CHECK_EQ_INT(store_facts_write(s, customer, "tester", facts, strlen(facts), 1, 5000, &err), 0);
+    CHECK_EQ_INT(store_facts_write(s, customer, facts, strlen(facts), 1, 5000, &err), 0);
     CHECK_EQ_INT(store_tag_set(s, &o, customer, "vip", 1, &err), 0);
     CHECK_EQ_INT(store_tag_set(s, &o, customer, "vip", 1, &err), 0);   /* already tagged: no new audit row */
     CHECK_EQ_INT(store_ledger_add(s, &o, customer, &earn, &entry, &err), 0);
@@ -226,7 +231,7 @@ static void test_effects_and_audit(store *s)
 
     /* Unchanged facts are not written again (their event stays the first one). */
     CHECK_EQ_INT(store_begin(s, &err), 0);
-    CHECK_EQ_INT(store_facts_write(s, customer, "tester", facts, strlen(facts), 2, 6000, &err), 0);
+    CHECK_EQ_INT(store_facts_write(s, customer, facts, strlen(facts), 2, 6000, &err), 0);
     CHECK_EQ_INT(store_commit(s, &err), 0);
     CHECK_EQ_INT(query_int(s, "SELECT updated_at FROM customer_facts WHERE plugin = 'tester' AND name = 'count'"), 5000);
 
@@ -236,32 +241,38 @@ static void test_effects_and_audit(store *s)
     store_rollback(s);
 }
 
-/* Facts rows: written and read whole, deleted when empty, refused outside
- * a transaction; a customer created in the transaction needs no query. */
+/* Facts rows: a customer's, written and read whole, deleted when empty,
+ * refused outside a transaction; a customer created in the transaction
+ * needs no query. */
 static void test_facts_rows(store *s)
 {
     cx_error err;
     store_id customer = 0, fresh = 0;
     buf json = BUF_INIT;
-    const char *row = "{\"visits\":2}";
+    const char *row = "{\"rows\":{\"visits\":2},\"tester\":{\"count\":3,\"stage\":\"active\"}}";
     CHECK_EQ_INT(store_customer_find(s, "c1", &customer, &err), 1);
-    CHECK(store_facts_write(s, customer, "rows", row, strlen(row), 1, 7000, &err) < 0);   /* outside a transaction */
+    CHECK(store_facts_write(s, customer, row, strlen(row), 1, 7000, &err) < 0);   /* outside a transaction */
     CHECK_CONTAINS(err.text, "inside a transaction");
-    CHECK_EQ_INT(store_facts_load(s, customer, "rows", &json, &err), 0);
+    CHECK_EQ_INT(store_facts_load(s, customer, &json, &err), 1);
+    CHECK_EQ_STR(buf_str(&json), "{\"tester\":{\"count\":3,\"stage\":\"active\"}}");
     CHECK_EQ_INT(store_begin(s, &err), 0);
-    CHECK_EQ_INT(store_facts_write(s, customer, "rows", row, strlen(row), 1, 7000, &err), 0);
-    CHECK_EQ_INT(store_facts_load(s, customer, "rows", &json, &err), 1);
+    CHECK_EQ_INT(store_facts_write(s, customer, row, strlen(row), 1, 7000, &err), 0);
+    CHECK_EQ_INT(store_facts_load(s, customer, &json, &err), 1);
     CHECK_EQ_STR(buf_str(&json), row);
     CHECK_EQ_INT(store_customer_add(s, "rows-new", 7000, &fresh, &err), 0);
-    CHECK_EQ_INT(store_facts_load(s, fresh, "rows", &json, &err), 0);
-    CHECK_EQ_INT(store_facts_write(s, fresh, "rows", row, strlen(row), 1, 7000, &err), 0);
-    CHECK_EQ_INT(store_facts_load(s, fresh, "rows", &json, &err), 1);   /* written: no longer taken as new */
+    CHECK_EQ_INT(store_facts_load(s, fresh, &json, &err), 0);
+    CHECK_EQ_STR(buf_str(&json), "");
+    CHECK_EQ_INT(store_facts_write(s, fresh, row, strlen(row), 1, 7000, &err), 0);
+    CHECK_EQ_INT(store_facts_load(s, fresh, &json, &err), 1);   /* written: no longer taken as new */
     CHECK_EQ_INT(store_commit(s, &err), 0);
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM customer_state WHERE plugin = 'rows'"), 2);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM facts WHERE json_extract(data, '$.rows.visits') = 2"), 2);
     CHECK_EQ_INT(store_begin(s, &err), 0);
-    CHECK_EQ_INT(store_facts_write(s, fresh, "rows", NULL, 0, 2, 8000, &err), 0);   /* none left: no row */
+    CHECK_EQ_INT(store_facts_write(s, fresh, NULL, 0, 2, 8000, &err), 0);   /* none left: no row */
     CHECK_EQ_INT(store_commit(s, &err), 0);
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM customer_state WHERE plugin = 'rows'"), 1);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM facts f JOIN customers c ON c.id = f.customer_id"
+                              " WHERE c.external_id = 'rows-new'"), 0);
     buf_free(&json);
 }
 
