@@ -34,7 +34,12 @@ void buf_add(buf *b, const void *bytes, size_t len)
 
 void buf_add_str(buf *b, const char *s) { buf_add(b, s, strlen(s)); }
 
-void buf_add_char(buf *b, char c) { buf_add(b, &c, 1); }
+void buf_add_char(buf *b, char c)
+{
+    buf_reserve(b, 1);
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+}
 
 void buf_vprintf(buf *b, const char *fmt, va_list ap)
 {
@@ -93,28 +98,35 @@ const char *buf_str(const buf *b) { return b->data ? b->data : ""; }
 void buf_add_json_string(buf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    buf_add_char(b, '"');
-    size_t run = 0;   /* start of the bytes that need no escape, copied at once */
+    /* Room for the worst case (every byte a \u00XX), then written in place:
+     * facts' names and texts go through here once per customer and fact. */
+    buf_reserve(b, 6 * len + 2);
+    char *out = b->data + b->len;
+    *out++ = '"';
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *out++ = (char)c;
             continue;
-        buf_add(b, s + run, i - run);
-        run = i + 1;
-        switch (c) {
-        case '"': buf_add(b, "\\\"", 2); break;
-        case '\\': buf_add(b, "\\\\", 2); break;
-        case '\n': buf_add(b, "\\n", 2); break;
-        case '\r': buf_add(b, "\\r", 2); break;
-        case '\t': buf_add(b, "\\t", 2); break;
-        default: {
-            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            buf_add(b, esc, 6);
         }
+        *out++ = '\\';
+        switch (c) {
+        case '"': *out++ = '"'; break;
+        case '\\': *out++ = '\\'; break;
+        case '\n': *out++ = 'n'; break;
+        case '\r': *out++ = 'r'; break;
+        case '\t': *out++ = 't'; break;
+        default:
+            *out++ = 'u';
+            *out++ = '0';
+            *out++ = '0';
+            *out++ = hex[c >> 4];
+            *out++ = hex[c & 15];
         }
     }
-    buf_add(b, s + run, len - run);
-    buf_add_char(b, '"');
+    *out++ = '"';
+    b->len = (size_t)(out - b->data);
+    b->data[b->len] = '\0';
 }
 
 void buf_add_int(buf *b, long long v)

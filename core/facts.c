@@ -511,33 +511,52 @@ static int append_set(facts *f, const char *plugin, size_t plugin_len, store_id 
     lua_pushnil(L);
     while (lua_next(L, -2)) {                                   /* [set, k, v] */
         int type = lua_type(L, -1);
-        if (lua_type(L, -2) != LUA_TSTRING || (type != LUA_TNUMBER && type != LUA_TSTRING && type != LUA_TBOOLEAN) ||
-            lua_rawlen(L, -2) == 0 || lua_rawlen(L, -2) > FACT_NAME_MAX) {
+        size_t len = 0;
+        const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &len) : NULL;
+        if (!name || len == 0 || len > FACT_NAME_MAX ||
+            (type != LUA_TNUMBER && type != LUA_TSTRING && type != LUA_TBOOLEAN)) {
             char fn[128];   /* formatted only for the error */
             snprintf(fn, sizeof fn, "plugin '%s', facts of customer %lld", plugin, (long long)customer);
-            if (lua_type(L, -2) != LUA_TSTRING)
+            if (!name)
                 luaL_error(L, "%s: fact names must be strings, not %s", fn, luaL_typename(L, -2));
             check_fact(L, fn, -2, -1);
         }
-        if (type == LUA_TSTRING && !json_utf8_valid(lua_tostring(L, -1), lua_rawlen(L, -1)))
-            luaL_error(L, "plugin '%s', facts of customer %lld: fact '%s': a text value must be UTF-8 (this one "
-                          "holds other bytes)", plugin, (long long)customer, lua_tostring(L, -2));
-        if (!json_utf8_valid(lua_tostring(L, -2), lua_rawlen(L, -2)))
+        if (!json_utf8_valid(name, len))
             luaL_error(L, "plugin '%s', facts of customer %lld: a fact name must be UTF-8 text", plugin,
                        (long long)customer);
-        if (type == LUA_TNUMBER && !lua_isinteger(L, -1) && isnan(lua_tonumber(L, -1))) {
-            lua_pop(L, 1);                                      /* NaN: unset */
-            continue;
-        }
         if (n == f->capout)
             f->out = grow(L, f->out, &f->capout, sizeof *f->out, 16);
-        fact_out *o = &f->out[n++];
-        o->name = lua_tolstring(L, -2, &o->len);                /* the set keeps these strings alive */
-        o->type = type == LUA_TBOOLEAN ? LUA_TNUMBER : type;
-        o->is_integer = type == LUA_TBOOLEAN || lua_isinteger(L, -1);
-        o->i = type == LUA_TBOOLEAN ? lua_toboolean(L, -1) : o->is_integer ? lua_tointeger(L, -1) : 0;
-        o->r = type == LUA_TNUMBER ? lua_tonumber(L, -1) : 0;
-        o->s = type == LUA_TSTRING ? lua_tolstring(L, -1, &o->slen) : NULL;
+        fact_out *o = &f->out[n];
+        o->name = name;                                         /* the set keeps these strings alive */
+        o->len = len;
+        o->s = NULL;
+        o->r = 0;
+        o->i = 0;
+        if (type == LUA_TSTRING) {
+            o->type = LUA_TSTRING;
+            o->is_integer = 0;
+            o->s = lua_tolstring(L, -1, &o->slen);
+            if (!json_utf8_valid(o->s, o->slen))
+                luaL_error(L, "plugin '%s', facts of customer %lld: fact '%s': a text value must be UTF-8 (this "
+                              "one holds other bytes)", plugin, (long long)customer, name);
+        } else if (type == LUA_TBOOLEAN) {
+            o->type = LUA_TNUMBER;
+            o->is_integer = 1;
+            o->i = lua_toboolean(L, -1);
+        } else {
+            o->type = LUA_TNUMBER;
+            o->is_integer = lua_isinteger(L, -1);
+            if (o->is_integer) {
+                o->i = lua_tointeger(L, -1);
+            } else {
+                o->r = lua_tonumber(L, -1);
+                if (isnan(o->r)) {
+                    lua_pop(L, 1);                              /* NaN: unset */
+                    continue;
+                }
+            }
+        }
+        n++;
         lua_pop(L, 1);
     }
     /* Sets hold a few facts: insertion sort beats qsort's call per comparison. */
