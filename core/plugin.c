@@ -1117,6 +1117,12 @@ static void push_data_field(lua_State *L, const cx_event *ev, const char *name)
     json_span key, value;
     const char *why = NULL;
     cx_error err;
+    /* A key is in the text as itself unless written with escapes: most data
+     * has neither, and is not scanned. */
+    if (ev->data_json && !strstr(ev->data_json, name) && !strchr(ev->data_json, '\\')) {
+        lua_pushnil(L);
+        return;
+    }
     if (ev->data_json && json_object_begin(&c, ev->data_json, strlen(ev->data_json), &why) == 0) {
         int rc;
         while ((rc = json_object_next(&c, &key, &value, &why)) > 0)
@@ -1158,8 +1164,10 @@ static void event_fill(lua_State *L, plugin_set *ps, int idx, int i)
     } else {
         lua_newtable(L);
     }
-    lua_pushvalue(L, -1);
-    lua_setfield(L, idx, event_lazy_fields[i]);
+    if (!lua_isnil(L, -1)) {
+        lua_pushvalue(L, -1);
+        lua_setfield(L, idx, event_lazy_fields[i]);
+    }
 }
 
 /* The index of the lazy field named by the value at idx, or -1. [-0, +0, -] */

@@ -88,6 +88,16 @@ assert_contains "a text episode" "$ERR" "ep/reader: v1 episode=trip-7 nil|string
 assert_contains "a number episode keeps its type" "$ERR" "ep/reader: v2 episode=42 integer|number"
 assert_contains "no episode: nil" "$ERR" "ep/reader: v3 episode=nil nil|nil"
 assert_contains "after a change to ev.data, ev.episode follows it" "$ERR" "ep/reader: v4 episode=changed nil|string"
+# A key written with escapes is still found; data without the word at all
+# is not scanned (and has no episode).
+cx client add ep2 >/dev/null
+printf '%s\n' '{"id":"w1","type":"visit","customer":"c1","at":"2024-01-01T10:00:00Z","\u0065pisode":"esc"}' \
+  '{"id":"w2","type":"visit","customer":"c1","at":"2024-01-01T10:05:00Z","quantity":2}' >"$TMP/ep2.ndjson"
+cp "$H/clients/ep/plugins/a_reader.lua" "$H/clients/ep2/plugins/"
+run import --client ep2 "$TMP/ep2.ndjson"
+assert_status "import with an escaped episode key" 0
+assert_contains "an escaped key" "$ERR" "ep2/reader: w1 episode=esc nil|string"
+assert_contains "no episode, nothing like it in data: nil" "$ERR" "ep2/reader: w2 episode=nil nil|nil"
 assert_eq "act observed the four visits" "4" \
   "$(q ep "SELECT json_extract(facts, '$.observations') AS n FROM customer_state WHERE plugin = 'act'")"
 assert_eq "act's open episode is v4's, as changed by the plugin before it" "changed" \
