@@ -248,9 +248,10 @@ static size_t bytes_of(lua_State *L, int idx)
     return set_bytes(names, text);
 }
 
-/* Brings the customer's row into the cache, once per transaction: each
- * plugin's set goes to that plugin's table unless the table has one (the
- * cache's is newer). [-0, +0, e] */
+/* Brings the customer's row into the cache: each plugin's set goes to that
+ * plugin's table unless the table has one (the cache's is newer). Once per
+ * transaction for a customer with a row; for one without, each plugin's
+ * first use asks again, and then has a set of its own. [-0, +0, e] */
 static void load_customer(facts *f, store_id customer)
 {
     lua_State *L = f->L;
@@ -493,11 +494,18 @@ void facts_set_one(facts *f, const store_origin *o, store_id customer, const cha
 
 /* --- writing back ------------------------------------------------------------ */
 
+/* Byte order of two texts, a shorter prefix first: facts' and plugins'
+ * names in a row's JSON. */
+static int compare_text(const char *a, size_t alen, const char *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    return c ? c : (alen > blen) - (alen < blen);
+}
+
 static int compare_names(const void *a, const void *b)
 {
     const fact_out *x = a, *y = b;
-    int c = memcmp(x->name, y->name, x->len < y->len ? x->len : y->len);
-    return c ? c : (x->len > y->len) - (x->len < y->len);
+    return compare_text(x->name, x->len, y->name, y->len);
 }
 
 /* Appends "plugin":{...} to the row being written, with the facts of the
@@ -601,8 +609,7 @@ typedef struct plugin_out {
 static int compare_plugins(const void *a, const void *b)
 {
     const plugin_out *x = a, *y = b;
-    int c = memcmp(x->name, y->name, x->len < y->len ? x->len : y->len);
-    return c ? c : (x->len > y->len) - (x->len < y->len);
+    return compare_text(x->name, x->len, y->name, y->len);
 }
 
 /* [-1, +0, e]: the facts module as a light userdata. Writes each listed
