@@ -60,6 +60,7 @@ struct plugin_set {
     store_id event_customer_id;
     char wants_type[64];          /* the event type each plugin's `wants` is for, */
     int wants_known;              /* when this is set */
+    buf trace;                    /* ctx.explain's lines for the hook running now, a JSON array's items */
 };
 
 static int call_hook(plugin_set *ps, struct plugin *p, const char *hook, int nargs, const char *context_fmt,
@@ -110,6 +111,7 @@ void plugin_set_free(plugin_set *ps)
     free(ps->items);
     free(ps->client);
     free(ps->plugin_dir);
+    buf_free(&ps->trace);
     free(ps);
 }
 
@@ -388,7 +390,26 @@ static const char *opt_field(lua_State *L, int idx, const char *field, const cha
     return s;
 }
 
-/* ctx.ledger_add(customer, points, {kind =, rule =, note =}) [-(2|3), +1, e] */
+/* An optional whole-number field of the options table at idx, def when
+ * absent. [-0, +0, v] */
+static int64_t opt_integer(lua_State *L, int idx, const char *field, int64_t def, const char *fn)
+{
+    if (lua_isnoneornil(L, idx))
+        return def;
+    lua_getfield(L, idx, field);
+    int is_int = 0;
+    int64_t n = lua_tointegerx(L, -1, &is_int);
+    int absent = lua_isnil(L, -1);
+    lua_pop(L, 1);
+    if (absent)
+        return def;
+    if (!is_int)
+        luaL_error(L, "ctx.%s: option '%s' must be a whole number", fn, field);
+    return n;
+}
+
+/* ctx.ledger_add(customer, points, {kind =, rule =, note =, at =, available_at =,
+ * expires_at =, lot =, spend_cents =}) [-(2|3), +1, e] */
 static int ctx_ledger_add(lua_State *L)
 {
     struct plugin *p = ctx_plugin(L);
@@ -400,9 +421,16 @@ static int ctx_ledger_add(lua_State *L)
     if (!lua_isnoneornil(L, 3))
         luaL_checktype(L, 3, LUA_TTABLE);
     store_ledger_entry e = {lua_tointeger(L, 2), opt_field(L, 3, "kind", "ledger_add"),
-                            opt_field(L, 3, "rule", "ledger_add"), opt_field(L, 3, "note", "ledger_add")};
+                            opt_field(L, 3, "rule", "ledger_add"), opt_field(L, 3, "note", "ledger_add"),
+                            opt_integer(L, 3, "at", 0, "ledger_add"), opt_integer(L, 3, "available_at", 0, "ledger_add"),
+                            opt_integer(L, 3, "expires_at", 0, "ledger_add"), opt_integer(L, 3, "lot", 0, "ledger_add"),
+                            opt_integer(L, 3, "spend_cents", 0, "ledger_add")};
     if (!e.kind)
         e.kind = e.points >= 0 ? "earn" : "redeem";
+    if (e.at > p->set->origin.at)
+        return luaL_error(L, "ctx.ledger_add: option 'at' is after the time being handled (ctx.now())");
+    if (e.lot && e.points > 0)
+        return luaL_error(L, "ctx.ledger_add: only an entry that takes points (a negative one) has a lot");
     cx_error err;
     store_id entry = 0;
     store_origin o = ctx_origin(p);
@@ -410,6 +438,145 @@ static int ctx_ledger_add(lua_State *L)
         return luaL_error(L, "ctx.ledger_add: %s", err.text);
     lua_pushinteger(L, entry);
     return 1;
+}
+
+/* ctx.ledger_sum(customer, since, {kind, ...}) [-3, +2, e]: the points and
+ * spend of the customer's entries of those kinds counted after `since`. */
+static int ctx_ledger_sum(lua_State *L)
+{
+    struct plugin *p = ctx_plugin(L);
+    int64_t since = luaL_checkinteger(L, 2);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    store_id customer = 0;
+    cx_error err;
+    int found = find_customer(p->set, luaL_checkstring(L, 1), &customer, &err);
+    if (found < 0)
+        return luaL_error(L, "ctx.ledger_sum: %s", err.text);
+    int64_t points = 0, spend = 0;
+    if (found) {
+        buf kinds = BUF_INIT;
+        buf_add_char(&kinds, '[');
+        int n = (int)lua_rawlen(L, 3);
+        for (int i = 1; i <= n; i++) {
+            size_t len;
+            lua_rawgeti(L, 3, i);
+            const char *kind = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+            if (kind) {
+                if (i > 1)
+                    buf_add_char(&kinds, ',');
+                buf_add_json_string(&kinds, kind, len);
+            }
+            lua_pop(L, 1);
+            if (!kind) {
+                buf_free(&kinds);
+                return luaL_error(L, "ctx.ledger_sum: kind %d must be text", i);
+            }
+        }
+        buf_add_char(&kinds, ']');
+        int rc = store_ledger_sum(p->set->st, customer, since, buf_str(&kinds), &points, &spend, &err);
+        buf_free(&kinds);
+        if (rc < 0)
+            return luaL_error(L, "ctx.ledger_sum: %s", err.text);
+    }
+    lua_pushinteger(L, points);
+    lua_pushinteger(L, spend);
+    return 2;
+}
+
+/* ctx.tier_record(customer, tier, {previous =, reason =}) [-3, +0, e] */
+static int ctx_tier_record(lua_State *L)
+{
+    struct plugin *p = ctx_plugin(L);
+    ctx_check_writing(L, p, "tier_record");
+    store_id customer = ctx_customer(L, p, 1, "tier_record");
+    const char *tier = luaL_checkstring(L, 2);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    const char *previous = opt_field(L, 3, "previous", "tier_record");
+    const char *reason = opt_field(L, 3, "reason", "tier_record");
+    if (!reason)
+        return luaL_error(L, "ctx.tier_record: give a reason");
+    cx_error err;
+    store_origin o = ctx_origin(p);
+    if (store_tier_record(p->set->st, &o, customer, tier, previous, reason, &err) < 0)
+        return luaL_error(L, "ctx.tier_record: %s", err.text);
+    return 0;
+}
+
+/* ctx.refund_record(customer, decision) [-2, +1, e]: stores a refund
+ * decision made on the event being handled (whose id is the request's). */
+static int ctx_refund_record(lua_State *L)
+{
+    static const char *const kinds[] = {"return", "price_match", "compensation", NULL};
+    static const char *const decisions[] = {"approved", "partial", "rejected", NULL};
+    struct plugin *p = ctx_plugin(L);
+    ctx_check_writing(L, p, "refund_record");
+    if (!p->set->event)
+        return luaL_error(L, "ctx.refund_record: only while handling an event (the request)");
+    store_id customer = ctx_customer(L, p, 1, "refund_record");
+    luaL_checktype(L, 2, LUA_TTABLE);
+    store_refund r = {
+        .request = p->set->event->id,
+        .kind = opt_field(L, 2, "kind", "refund_record"),
+        .purchase = opt_field(L, 2, "purchase", "refund_record"),
+        .requested_cents = opt_integer(L, 2, "requested_cents", 0, "refund_record"),
+        .approved_cents = opt_integer(L, 2, "approved_cents", 0, "refund_record"),
+        .deducted_cents = opt_integer(L, 2, "deducted_cents", 0, "refund_record"),
+        .points = opt_integer(L, 2, "points", 0, "refund_record"),
+        .clawback_points = opt_integer(L, 2, "clawback_points", 0, "refund_record"),
+        .clawback_policy = opt_field(L, 2, "clawback_policy", "refund_record"),
+        .decision = opt_field(L, 2, "decision", "refund_record"),
+        .rule = opt_field(L, 2, "rule", "refund_record"),
+        .reason = opt_field(L, 2, "reason", "refund_record"),
+    };
+    int ok_kind = 0, ok_decision = 0;
+    for (int i = 0; kinds[i]; i++)
+        ok_kind |= r.kind && strcmp(r.kind, kinds[i]) == 0;
+    for (int i = 0; decisions[i]; i++)
+        ok_decision |= r.decision && strcmp(r.decision, decisions[i]) == 0;
+    if (!ok_kind)
+        return luaL_error(L, "ctx.refund_record: kind must be return, price_match or compensation");
+    if (!ok_decision)
+        return luaL_error(L, "ctx.refund_record: decision must be approved, partial or rejected");
+    if (!r.reason)
+        return luaL_error(L, "ctx.refund_record: give a reason");
+    if (r.approved_cents < 0 || r.requested_cents < 0 || r.deducted_cents < 0)
+        return luaL_error(L, "ctx.refund_record: amounts must not be negative");
+    buf lines = BUF_INIT;
+    cx_error err;
+    lua_getfield(L, 2, "lines");
+    if (!lua_isnil(L, -1) && luahost_to_json(L, -1, &lines, &err) < 0) {
+        buf_free(&lines);
+        return luaL_error(L, "ctx.refund_record: lines: %s", err.text);
+    }
+    r.lines_json = lines.len ? buf_str(&lines) : NULL;
+    store_id id = 0;
+    store_origin o = ctx_origin(p);
+    int rc = store_refund_add(p->set->st, &o, customer, &r, &id, &err);
+    buf_free(&lines);
+    if (rc < 0)
+        return luaL_error(L, "ctx.refund_record: %s", err.text);
+    lua_pushinteger(L, id);
+    return 1;
+}
+
+/* ctx.explain(rule, fired, reason) [-3, +0, e]: one line of why the event
+ * came out as it did, kept with the event for `cxhost explain`. */
+static int ctx_explain(lua_State *L)
+{
+    struct plugin *p = ctx_plugin(L);
+    if (!p->set->event || p->set->hooked != p)
+        return luaL_error(L, "ctx.explain: only in on_event");
+    size_t rule_len, reason_len;
+    const char *rule = luaL_checklstring(L, 1, &rule_len);
+    int fired = lua_toboolean(L, 2);
+    const char *reason = luaL_checklstring(L, 3, &reason_len);
+    buf *t = &p->set->trace;
+    buf_add_str(t, t->len ? ",{\"rule\":" : "{\"rule\":");
+    buf_add_json_string(t, rule, rule_len);
+    buf_add_str(t, fired ? ",\"fired\":true,\"reason\":" : ",\"fired\":false,\"reason\":");
+    buf_add_json_string(t, reason, reason_len);
+    buf_add_char(t, '}');
+    return 0;
 }
 
 /* ctx.balance(customer) [-1, +1, e]: the sum of the customer's ledger. */
@@ -725,7 +892,9 @@ static int make_ctx(lua_State *L, plugin_set *ps, struct plugin *p, int table, c
     static const luaL_Reg functions[] = {
         {"facts_set", ctx_facts_set}, {"fact_set", ctx_fact_set}, {"fact", ctx_fact},
         {"facts", ctx_facts}, {"each_customer", ctx_each_customer}, {"tag", ctx_tag}, {"untag", ctx_untag}, {"has_tag", ctx_has_tag},
-        {"ledger_add", ctx_ledger_add}, {"balance", ctx_balance}, {"score_set", ctx_score_set},
+        {"ledger_add", ctx_ledger_add}, {"balance", ctx_balance}, {"ledger_sum", ctx_ledger_sum},
+        {"tier_record", ctx_tier_record}, {"refund_record", ctx_refund_record}, {"explain", ctx_explain},
+        {"score_set", ctx_score_set},
         {"outbox_send", ctx_outbox_send}, {"log", ctx_log}, {"now", ctx_now}, {"cell_add", ctx_cell_add},
         {"listen", ctx_listen}, {NULL, NULL}};
     lua_newtable(L);                         /* [ctx] */
@@ -1312,6 +1481,22 @@ static int call_hook(plugin_set *ps, struct plugin *p, const char *hook, int nar
     return rc;
 }
 
+/* Keeps what p's ctx.explain said about the event, as one audit row. */
+static int write_trace(plugin_set *ps, struct plugin *p, cx_error *err)
+{
+    store_origin o = ctx_origin(p);
+    buf json = BUF_INIT;
+    buf_add_char(&json, '[');
+    buf_add(&json, ps->trace.data, ps->trace.len);
+    buf_add_char(&json, ']');
+    int rc = store_audit_add(ps->st, &o, ps->event_customer_id, "explain", buf_str(&json), err);
+    buf_free(&json);
+    buf_clear(&ps->trace);
+    if (rc < 0)
+        cx_error_prefix(err, "plugin '%s', keeping its explanation of event '%.200s'", p->name, ps->event->id);
+    return rc;
+}
+
 /* [-0, +0, -] */
 int plugin_handle_event(plugin_set *ps, const cx_event *ev, store_id event_id, store_id customer_id, cx_error *err)
 {
@@ -1339,9 +1524,12 @@ int plugin_handle_event(plugin_set *ps, const cx_event *ev, store_id event_id, s
         if (!p->wants)
             continue;
         ps->hooked = p;
+        buf_clear(&ps->trace);
         lua_pushcfunction(L, run_on_event);                  /* [run] */
         lua_pushlightuserdata(L, ps);                        /* [run, ps] */
         rc = call_hook(ps, p, "on_event", 1, ", event '%.200s'", ev->id, err);   /* [] */
+        if (rc == 0 && ps->trace.len)
+            rc = write_trace(ps, p, err);
     }
     event_done(L, ps);
     ps->hooked = NULL;

@@ -261,6 +261,54 @@ static const char *const migrations[] = {
     "    json_extract(f.data, '$.lifecycle.total_spend_cents') AS total_spend_cents\n"
     "  FROM facts f JOIN customers c ON c.id = f.customer_id\n"
     "  WHERE json_type(f.data, '$.lifecycle') = 'object';\n",
+
+    /* 4 -> 5: the loyalty ledger as lots (points pending until a purchase's
+     * return window closes, expiring, taken back entry by entry), the
+     * balance each customer's entries add up to, tier history, and refund
+     * decisions in detail. A negative entry with a lot_id takes from that
+     * entry first (a clawback, an expiry); one without takes from the
+     * oldest available points (a redemption). At most one expiry per lot:
+     * the expiry job cannot expire anything twice. */
+    "ALTER TABLE ledger ADD COLUMN available_at INTEGER;\n"
+    "ALTER TABLE ledger ADD COLUMN expires_at INTEGER;\n"
+    "ALTER TABLE ledger ADD COLUMN lot_id INTEGER REFERENCES ledger(id);\n"
+    "ALTER TABLE ledger ADD COLUMN spend_cents INTEGER NOT NULL DEFAULT 0;\n"
+    "CREATE UNIQUE INDEX ledger_expiry ON ledger(lot_id) WHERE kind = 'expire';\n"
+    "CREATE TABLE balances(\n"
+    "  customer_id INTEGER PRIMARY KEY REFERENCES customers(id),\n"
+    "  points INTEGER NOT NULL,\n"
+    "  entries INTEGER NOT NULL\n"
+    ");\n"
+    "INSERT INTO balances(customer_id, points, entries)\n"
+    "  SELECT customer_id, SUM(points), COUNT(*) FROM ledger GROUP BY customer_id;\n"
+    "CREATE TRIGGER ledger_balance AFTER INSERT ON ledger BEGIN\n"
+    "  INSERT INTO balances(customer_id, points, entries) VALUES (NEW.customer_id, NEW.points, 1)\n"
+    "    ON CONFLICT(customer_id) DO UPDATE SET points = points + excluded.points, entries = entries + 1;\n"
+    "END;\n"
+    "CREATE TABLE tier_history(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id),\n"
+    "  tier TEXT NOT NULL,\n"
+    "  previous TEXT,\n"
+    "  at INTEGER NOT NULL,\n"
+    "  reason TEXT NOT NULL,\n"
+    "  plugin TEXT NOT NULL,\n"
+    "  event_id INTEGER REFERENCES events(id)\n"
+    ");\n"
+    "CREATE INDEX tier_history_customer ON tier_history(customer_id, id);\n"
+    "CREATE TRIGGER tier_history_no_update BEFORE UPDATE ON tier_history\n"
+    "  BEGIN SELECT RAISE(ABORT, 'tier history is append-only'); END;\n"
+    "CREATE TRIGGER tier_history_no_delete BEFORE DELETE ON tier_history\n"
+    "  BEGIN SELECT RAISE(ABORT, 'tier history is append-only'); END;\n"
+    "ALTER TABLE refunds ADD COLUMN kind TEXT NOT NULL DEFAULT 'return'\n"
+    "  CHECK (kind IN ('return', 'price_match', 'compensation'));\n"
+    "ALTER TABLE refunds ADD COLUMN lines TEXT;\n"
+    "ALTER TABLE refunds ADD COLUMN points INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE refunds ADD COLUMN clawback_points INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE refunds ADD COLUMN clawback_policy TEXT;\n"
+    "ALTER TABLE refunds ADD COLUMN deducted_cents INTEGER NOT NULL DEFAULT 0;\n"
+    "CREATE INDEX refunds_purchase ON refunds(purchase_event_id);\n"
+    "CREATE INDEX refunds_customer ON refunds(customer_id, at);\n",
 };
 
 enum stmt_id {
@@ -269,7 +317,7 @@ enum stmt_id {
     ST_TAG_ON, ST_TAG_OFF, ST_TAG_HAS, ST_LEDGER_ADD, ST_LEDGER_BALANCE, ST_SCORE_SET,
     ST_OUTBOX_ADD, ST_LATEST_EVENT, ST_IMPORT_BEGIN, ST_IMPORT_FINISH, ST_STATE_LOAD,
     ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_CUSTOMER_DELETE, ST_TOUCHPOINT_DELETE, ST_CUSTOMER_MAX, ST_FACTS_CUSTOMERS,
-    ST_CELL_GET, ST_CELL_SET, ST_TOUCHPOINT_DESCRIBE, ST_COUNT
+    ST_CELL_GET, ST_CELL_SET, ST_TOUCHPOINT_DESCRIBE, ST_LEDGER_SUM, ST_TIER_RECORD, ST_REFUND_ADD, ST_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -306,8 +354,21 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_TAG_OFF] = "DELETE FROM customer_tags WHERE customer_id = ?1 AND tag = ?2",
     [ST_TAG_HAS] = "SELECT 1 FROM customer_tags WHERE customer_id = ?1 AND tag = ?2",
     [ST_LEDGER_ADD] =
-        "INSERT INTO ledger(customer_id, points, kind, rule, note, at, plugin, event_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    [ST_LEDGER_BALANCE] = "SELECT COALESCE(SUM(points), 0) FROM ledger WHERE customer_id = ?1",
+        "INSERT INTO ledger(customer_id, points, kind, rule, note, at, plugin, event_id, available_at, expires_at,"
+        " lot_id, spend_cents) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [ST_LEDGER_BALANCE] = "SELECT points FROM balances WHERE customer_id = ?1",
+    [ST_LEDGER_SUM] =
+        "SELECT COALESCE(SUM(l.points), 0), COALESCE(SUM(l.spend_cents), 0) FROM ledger l"
+        " WHERE l.customer_id = ?1 AND l.kind IN (SELECT value FROM json_each(?3))"
+        " AND COALESCE((SELECT o.at FROM ledger o WHERE o.id = l.lot_id), l.at) > ?2",
+    [ST_TIER_RECORD] =
+        "INSERT INTO tier_history(customer_id, tier, previous, at, reason, plugin, event_id)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_REFUND_ADD] =
+        "INSERT INTO refunds(external_id, customer_id, purchase_event_id, requested_cents, approved_cents, decision,"
+        " rule, reason, at, plugin, event_id, kind, lines, points, clawback_points, clawback_policy, deducted_cents)"
+        " VALUES (?1, ?2, (SELECT id FROM events WHERE external_id = ?3), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+        " ?13, ?14, ?15, ?16, ?17)",
     [ST_SCORE_SET] =
         "INSERT INTO experience_scores(customer_id, module, touchpoint_id, score, at, plugin, event_id)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(customer_id, module, touchpoint_id) DO UPDATE SET"
@@ -1000,14 +1061,19 @@ int store_ledger_add(store *s, const store_origin *o, store_id customer, const s
     sqlite3_stmt *st = store_stmt(s, ST_LEDGER_ADD, err);
     if (!st)
         return -1;
+    int64_t at = e->at ? e->at : o->at;
     sqlite3_bind_int64(st, 1, customer);
     sqlite3_bind_int64(st, 2, e->points);
     bind_text(st, 3, e->kind);
     bind_text(st, 4, e->rule);
     bind_text(st, 5, e->note);
-    sqlite3_bind_int64(st, 6, o->at);
+    sqlite3_bind_int64(st, 6, at);
     bind_text(st, 7, o->plugin);
     bind_id(st, 8, o->event);
+    bind_id(st, 9, e->available_at > at ? e->available_at : 0);
+    bind_id(st, 10, e->expires_at);
+    bind_id(st, 11, e->lot);
+    sqlite3_bind_int64(st, 12, e->spend_cents);
     if (store_step_done(s, st, err, "adding to the loyalty ledger") < 0)
         return -1;
     store_id id = sqlite3_last_insert_rowid(s->db);
@@ -1027,6 +1093,85 @@ int store_ledger_balance(store *s, store_id customer, int64_t *points, cx_error 
     sqlite3_bind_int64(st, 1, customer);
     *points = 0;
     return store_step_int(s, st, points, err, "reading a balance") < 0 ? -1 : 0;
+}
+
+int store_ledger_sum(store *s, store_id customer, int64_t since, const char *kinds_json, int64_t *points,
+                     int64_t *spend_cents, cx_error *err)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_LEDGER_SUM, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, customer);
+    sqlite3_bind_int64(st, 2, since);
+    bind_text(st, 3, kinds_json);
+    int rc = sqlite3_step(st);
+    *points = *spend_cents = 0;
+    if (rc == SQLITE_ROW) {
+        *points = sqlite3_column_int64(st, 0);
+        *spend_cents = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_fail(s, err, "summing the loyalty ledger");
+}
+
+int store_tier_record(store *s, const store_origin *o, store_id customer, const char *tier, const char *previous,
+                      const char *reason, cx_error *err)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_TIER_RECORD, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, customer);
+    bind_text(st, 2, tier);
+    bind_text(st, 3, previous);
+    sqlite3_bind_int64(st, 4, o->at);
+    bind_text(st, 5, reason);
+    bind_text(st, 6, o->plugin);
+    bind_id(st, 7, o->event);
+    if (store_step_done(s, st, err, "recording a tier change") < 0)
+        return -1;
+    buf_clear(&s->detail);
+    buf_printf(&s->detail, "tier %s (was %s): %s", tier, previous ? previous : "none", reason);
+    return store_audit(s, o, customer, "tier", buf_str(&s->detail), err);
+}
+
+int store_refund_add(store *s, const store_origin *o, store_id customer, const store_refund *r, store_id *id,
+                     cx_error *err)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_REFUND_ADD, err);
+    if (!st)
+        return -1;
+    bind_text(st, 1, r->request);
+    sqlite3_bind_int64(st, 2, customer);
+    bind_text(st, 3, r->purchase);
+    sqlite3_bind_int64(st, 4, r->requested_cents);
+    sqlite3_bind_int64(st, 5, r->approved_cents);
+    bind_text(st, 6, r->decision);
+    bind_text(st, 7, r->rule);
+    bind_text(st, 8, r->reason);
+    sqlite3_bind_int64(st, 9, o->at);
+    bind_text(st, 10, o->plugin);
+    bind_id(st, 11, o->event);
+    bind_text(st, 12, r->kind);
+    bind_text(st, 13, r->lines_json);
+    sqlite3_bind_int64(st, 14, r->points);
+    sqlite3_bind_int64(st, 15, r->clawback_points);
+    bind_text(st, 16, r->clawback_policy);
+    sqlite3_bind_int64(st, 17, r->deducted_cents);
+    if (store_step_done(s, st, err, "recording a refund decision") < 0)
+        return -1;
+    store_id row = sqlite3_last_insert_rowid(s->db);
+    if (id)
+        *id = row;
+    buf_clear(&s->detail);
+    buf_printf(&s->detail, "refund %lld (%s): %s", (long long)row, r->kind, r->reason);
+    return store_audit(s, o, customer, "refund", buf_str(&s->detail), err);
+}
+
+int store_audit_add(store *s, const store_origin *o, store_id customer, const char *effect, const char *detail,
+                    cx_error *err)
+{
+    return store_audit(s, o, customer, effect, detail, err);
 }
 
 int store_score_set(store *s, const store_origin *o, store_id customer, const char *module,

@@ -32,7 +32,7 @@ typedef struct store store;
 typedef int64_t store_id;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 /* SQLite's process-wide options (no memory statistics: their mutex is taken
  * on every allocation). store_open calls it; a program that opens SQLite
@@ -137,16 +137,60 @@ int store_tag_set(store *s, const store_origin *o, store_id customer, const char
 /* 1 tagged, 0 not, -1 error. */
 int store_tag_has(store *s, store_id customer, const char *tag, cx_error *err);
 
-/* Appends an entry to the loyalty ledger (which is append-only). */
+/* Appends an entry to the loyalty ledger (which is append-only). A positive
+ * entry is a lot of points: pending until available_at, and what is left of
+ * it expiring at expires_at. A negative entry with a lot takes from that
+ * entry first (a clawback, an expiry), one without from the oldest
+ * available lots (a redemption). The store keeps each customer's balance,
+ * the sum of their entries, in the table balances. */
 typedef struct store_ledger_entry {
     int64_t points;      /* positive earns, negative spends */
     const char *kind;    /* "earn", "redeem", "expire", "adjust", ... */
     const char *rule;    /* the rule that decided it, or NULL */
     const char *note;    /* free text for people, or NULL */
+    int64_t at;          /* when it takes effect; 0: the origin's time */
+    int64_t available_at;   /* 0: at once */
+    int64_t expires_at;     /* 0: never */
+    store_id lot;        /* the entry it takes from, or 0 */
+    int64_t spend_cents; /* the spend it counts toward tiers (negative: refunded) */
 } store_ledger_entry;
 int store_ledger_add(store *s, const store_origin *o, store_id customer, const store_ledger_entry *e,
                      store_id *entry_id, cx_error *err);
 int store_ledger_balance(store *s, store_id customer, int64_t *points, cx_error *err);
+/* Sums the points and spend of the customer's entries whose kind is in
+ * kinds_json (a JSON array of texts) and which count after `since`: an
+ * entry with a lot counts at its lot's time, so a clawback leaves the
+ * window with the purchase it takes back. */
+int store_ledger_sum(store *s, store_id customer, int64_t since, const char *kinds_json, int64_t *points,
+                     int64_t *spend_cents, cx_error *err);
+
+/* Records a change of loyalty tier (append-only history). */
+int store_tier_record(store *s, const store_origin *o, store_id customer, const char *tier, const char *previous,
+                      const char *reason, cx_error *err);
+
+/* A refund decision (or a compensation): the request's id is the event's
+ * external id, so a request is decided once. */
+typedef struct store_refund {
+    const char *request;        /* the request's id (unique) */
+    const char *kind;           /* "return", "price_match", "compensation" */
+    const char *purchase;       /* the purchase's event id, or NULL */
+    int64_t requested_cents;
+    int64_t approved_cents;     /* money refunded or credited */
+    int64_t deducted_cents;     /* taken off for points already spent */
+    int64_t points;             /* points granted (compensation) */
+    int64_t clawback_points;    /* points taken back */
+    const char *clawback_policy;
+    const char *decision;       /* "approved", "partial", "rejected" */
+    const char *rule;
+    const char *reason;         /* for people: "rejected: the 7-day window closed on 2026-03-09" */
+    const char *lines_json;     /* the lines decided, a JSON array, or NULL */
+} store_refund;
+int store_refund_add(store *s, const store_origin *o, store_id customer, const store_refund *r, store_id *id,
+                     cx_error *err);
+
+/* Adds a free-form row to the audit trail (an explanation of a decision). */
+int store_audit_add(store *s, const store_origin *o, store_id customer, const char *effect, const char *detail,
+                    cx_error *err);
 
 /* One of "sense", "feel", "think", "act", "relate"; score 0..100; touchpoint 0
  * for the customer's overall score in that module. */

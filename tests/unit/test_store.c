@@ -204,7 +204,8 @@ static void test_effects_and_audit(store *s)
     CHECK_EQ_INT(store_customer_find(s, "c1", &customer, &err), 1);
     store_origin o = {"tester", 1, 5000};
     const char *facts = "{\"tester\":{\"count\":3,\"stage\":\"active\"}}";
-    store_ledger_entry earn = {120, "earn", "base", NULL}, spend = {-20, "redeem", NULL, "mug"};
+    store_ledger_entry earn = {.points = 120, .kind = "earn", .rule = "base"},
+                       spend = {.points = -20, .kind = "redeem", .note = "mug"};
     int64_t balance = 0;
 
     CHECK_EQ_INT(store_begin(s, &err), 0);
@@ -392,6 +393,55 @@ static void test_ledger_append_only(void)
     sqlite3_close(db);
 }
 
+/* Schema 5: lots, the balance the store keeps, one expiry per lot, sums
+ * that date a clawback by its lot, tier history and refund decisions. */
+static void test_lots_and_refunds(store *s)
+{
+    cx_error err;
+    store_id customer = 0, lot = 0, refund = 0;
+    int64_t points = 0, spend = 0, balance = 0;
+    CHECK_EQ_INT(store_customer_find(s, "c1", &customer, &err), 1);
+    store_origin o = {"loyalty", 1, 10000};
+    store_ledger_entry earn = {.points = 50, .kind = "earn", .rule = "purchase", .available_at = 20000,
+                               .expires_at = 90000, .spend_cents = 5000};
+    CHECK_EQ_INT(store_begin(s, &err), 0);
+    CHECK_EQ_INT(store_ledger_add(s, &o, customer, &earn, &lot, &err), 0);
+    o.at = 15000;
+    store_ledger_entry clawback = {.points = -10, .kind = "clawback", .lot = lot, .spend_cents = -1000};
+    CHECK_EQ_INT(store_ledger_add(s, &o, customer, &clawback, NULL, &err), 0);
+    o.at = 95000;
+    store_ledger_entry expire = {.points = -40, .kind = "expire", .lot = lot, .at = 90000};
+    CHECK_EQ_INT(store_ledger_add(s, &o, customer, &expire, NULL, &err), 0);
+    CHECK(store_ledger_add(s, &o, customer, &expire, NULL, &err) < 0);   /* a lot expires once */
+    CHECK_CONTAINS(err.text, "UNIQUE");
+    CHECK_EQ_INT(store_tier_record(s, &o, customer, "silver", "member", "500 points in 12 months", &err), 0);
+    store_refund r = {.request = "e1", .kind = "return", .purchase = "e1", .requested_cents = 1000,
+                      .approved_cents = 1000, .clawback_points = 10, .clawback_policy = "within_balance",
+                      .decision = "approved", .rule = "return_window", .reason = "within the 30-day window",
+                      .lines_json = "[{\"sku\":\"A\",\"qty\":1}]"};
+    CHECK_EQ_INT(store_refund_add(s, &o, customer, &r, &refund, &err), 0);
+    CHECK(store_refund_add(s, &o, customer, &r, NULL, &err) < 0);        /* a request is decided once */
+    CHECK_EQ_INT(store_commit(s, &err), 0);
+
+    CHECK_EQ_INT(store_ledger_balance(s, customer, &balance, &err), 0);
+    CHECK_EQ_INT(balance, 100 + 50 - 10 - 40);   /* test_effects_and_audit left 100 */
+    CHECK_EQ_INT(query_int(s, "SELECT entries FROM balances WHERE customer_id = 1"), 5);
+    CHECK_EQ_INT(query_int(s, "SELECT available_at FROM ledger WHERE kind = 'earn' AND rule = 'purchase'"), 20000);
+    CHECK_EQ_INT(query_int(s, "SELECT at FROM ledger WHERE kind = 'expire'"), 90000);
+    /* The clawback (at 15000) counts at its lot's time (10000): inside a window from 9999, outside one from 10000. */
+    CHECK_EQ_INT(store_ledger_sum(s, customer, 9999, "[\"earn\",\"clawback\"]", &points, &spend, &err), 0);
+    CHECK_EQ_INT(points, 40);
+    CHECK_EQ_INT(spend, 4000);
+    CHECK_EQ_INT(store_ledger_sum(s, customer, 10000, "[\"earn\",\"clawback\"]", &points, &spend, &err), 0);
+    CHECK_EQ_INT(points, 0);
+    CHECK_EQ_INT(spend, 0);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM tier_history WHERE tier = 'silver' AND previous = 'member'"), 1);
+    CHECK_EQ_INT(query_int(s, "SELECT purchase_event_id FROM refunds WHERE external_id = 'e1'"),
+                 query_int(s, "SELECT id FROM events WHERE external_id = 'e1'"));
+    CHECK_EQ_INT(query_int(s, "SELECT json_extract(lines, '$[0].qty') FROM refunds"), 1);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM audit WHERE effect IN ('tier', 'refund')"), 2);
+}
+
 int main(void)
 {
     char path[256];
@@ -415,6 +465,7 @@ int main(void)
     test_facts_rows(s);
     test_queries_are_read_only(s);
     test_cells(s);
+    test_lots_and_refunds(s);
     store_close(s);
     test_ledger_append_only();
 
