@@ -30,6 +30,14 @@ struct args {
     const char *format;
     const char *skip_bad;
     const char *as_of;
+    const char *event;       /* explain */
+    const char *purchase;    /* refund request */
+    const char *amount;
+    const char *reason;
+    const char *id;
+    const char *at;
+    int nlines;
+    const char *lines[64];   /* --line SKU[:QTY], repeatable */
     int yes;
     int no_progress;
     int help;
@@ -238,12 +246,25 @@ static void print_results(lua_State *L, int base)
     }
 }
 
-/* Runs text as a script of session s with the given arguments in `arg`,
- * printing what it returns when print_returns. [-0, +0, -] */
+/* Sets arg[field] to value when given. [-0, +0, m] */
+static void set_arg(lua_State *L, const char *field, const char *value)
+{
+    if (value) {
+        lua_pushstring(L, value);
+        lua_setfield(L, -2, field);
+    }
+}
+
+/* How run_chunk treats what the chunk returns. */
+enum { RESULTS_IGNORE, RESULTS_PRINT, RESULTS_STATUS };
+
 /* Runs a chunk in a script sandbox with its arguments in the table `arg`
- * (for a report, also arg.format and arg.as_of from --format and --as-of). */
+ * (and the command line's options as arg.format, arg.as_of, arg.event, ...).
+ * RESULTS_PRINT prints what it returns; RESULTS_STATUS takes a whole number
+ * it returns as the exit status and a text after it as the error message (a
+ * command written in Lua). */
 static int run_chunk(session *s, const char *text, size_t len, const char *chunkname, const char *what,
-                     int try_expression, int nargs, char **args, int print_returns, const struct args *options)
+                     int try_expression, int nargs, char **args, int results, const struct args *options)
 {
     luahost *h = session_lua(s);
     lua_State *L = luahost_state(h);
@@ -255,13 +276,21 @@ static int run_chunk(session *s, const char *text, size_t len, const char *chunk
         lua_pushstring(L, args[i]);
         lua_rawseti(L, -2, i + 1);
     }
-    if (options && options->format) {
-        lua_pushstring(L, options->format);
-        lua_setfield(L, -2, "format");
-    }
-    if (options && options->as_of) {
-        lua_pushstring(L, options->as_of);
-        lua_setfield(L, -2, "as_of");
+    if (options) {
+        set_arg(L, "format", options->format);
+        set_arg(L, "as_of", options->as_of);
+        set_arg(L, "event", options->event);
+        set_arg(L, "purchase", options->purchase);
+        set_arg(L, "amount", options->amount);
+        set_arg(L, "reason", options->reason);
+        set_arg(L, "id", options->id);
+        set_arg(L, "at", options->at);
+        lua_createtable(L, options->nlines, 0);
+        for (int i = 0; i < options->nlines; i++) {
+            lua_pushstring(L, options->lines[i]);
+            lua_rawseti(L, -2, i + 1);
+        }
+        lua_setfield(L, -2, "lines");
     }
     lua_setfield(L, -2, "arg");
     int loaded = -1;
@@ -282,11 +311,17 @@ static int run_chunk(session *s, const char *text, size_t len, const char *chunk
         lua_settop(L, base);
         return EXIT_FAILED;
     }                                                        /* [env, results...] */
-    if (print_returns)
+    int status = EXIT_OK;
+    if (results == RESULTS_PRINT)
         print_results(L, base + 1);
+    else if (results == RESULTS_STATUS && lua_gettop(L) > base + 1 && lua_isinteger(L, base + 2)) {
+        status = (int)lua_tointeger(L, base + 2);
+        if (lua_gettop(L) > base + 2 && lua_type(L, base + 3) == LUA_TSTRING)
+            fprintf(stderr, "cxhost %s: %s\n", what, lua_tostring(L, base + 3));
+    }
     lua_settop(L, base);
     fflush(stdout);
-    return EXIT_OK;
+    return status;
 }
 
 static int cmd_eval(struct args *a)
@@ -301,7 +336,7 @@ static int cmd_eval(struct args *a)
     if (open_session(a, &s) < 0)
         return EXIT_FAILED;
     const char *chunk = a->positional[0];
-    int status = run_chunk(s, chunk, strlen(chunk), "=(eval)", "eval", 1, 0, NULL, 1, NULL);
+    int status = run_chunk(s, chunk, strlen(chunk), "=(eval)", "eval", 1, 0, NULL, RESULTS_PRINT, NULL);
     session_close(s);
     return status;
 }
@@ -329,7 +364,7 @@ static int cmd_run(struct args *a)
     buf_printf(&chunkname, "@%s", path);
     buf_printf(&what, "script %s", path);
     int status = run_chunk(s, buf_str(&text), text.len, chunkname.data, what.data, 0,
-                           a->npositional - 1, (char **)a->positional + 1, 1, NULL);
+                           a->npositional - 1, (char **)a->positional + 1, RESULTS_PRINT, NULL);
     session_close(s);
     buf_free(&text);
     buf_free(&chunkname);
@@ -408,11 +443,78 @@ static int cmd_report(struct args *a)
     buf_printf(&chunkname, "@%s", f->path);
     buf_printf(&what, "report %s", a->positional[0]);
     int status = run_chunk(s, f->text, f->size, chunkname.data, what.data, 0, a->npositional - 1,
-                           (char **)a->positional + 1, 1, a);
+                           (char **)a->positional + 1, RESULTS_PRINT, a);
     buf_free(&chunkname);
     buf_free(&what);
     session_close(s);
     return status;
+}
+
+/* --- commands written in Lua: check, explain, refund ----------------------------------------- */
+
+/* Runs scripts/commands/NAME.lua on the client, with the positional
+ * arguments and options in `arg`. It returns its exit status, and a message
+ * for the error stream when it failed. */
+static int run_command_script(struct args *a, const char *name)
+{
+    const struct embedded_file *f = NULL;
+    char path[128];
+    snprintf(path, sizeof path, "scripts/commands/%s.lua", name);
+    for (const struct embedded_file *e = embedded_files; e->path && !f; e++)
+        if (e->kind == EMBEDDED_COMMAND && strcmp(e->path, path) == 0)
+            f = e;
+    if (!f) {
+        fprintf(stderr, "cxhost: %s is missing from this build\n", path);
+        return EXIT_FAILED;
+    }
+    session *s;
+    if (open_session(a, &s) < 0)
+        return EXIT_FAILED;
+    buf chunkname = BUF_INIT;
+    buf_printf(&chunkname, "@%s", f->path);
+    int status = run_chunk(s, f->text, f->size, chunkname.data, name, 0, a->npositional, (char **)a->positional,
+                           RESULTS_STATUS, a);
+    buf_free(&chunkname);
+    session_close(s);
+    return status;
+}
+
+static int cmd_check(struct args *a)
+{
+    if (need_client(a, "check") < 0)
+        return EXIT_USAGE;
+    if (a->npositional != 0) {
+        fprintf(stderr, "usage: %s\n", find_command("check")->usage);
+        return EXIT_USAGE;
+    }
+    return run_command_script(a, "check");
+}
+
+static int cmd_explain(struct args *a)
+{
+    if (need_client(a, "explain") < 0)
+        return EXIT_USAGE;
+    if (!a->event || a->npositional != 0) {
+        fprintf(stderr, "usage: %s\n", find_command("explain")->usage);
+        return EXIT_USAGE;
+    }
+    return run_command_script(a, "explain");
+}
+
+static int cmd_refund(struct args *a)
+{
+    if (a->npositional != 1 || strcmp(a->positional[0], "request") != 0 || !a->purchase) {
+        fprintf(stderr, "usage: %s\n", find_command("refund")->usage);
+        return EXIT_USAGE;
+    }
+    if (need_client(a, "refund") < 0)
+        return EXIT_USAGE;
+    if (a->amount && a->nlines) {
+        fprintf(stderr, "cxhost refund: give --amount or --line, not both\n");
+        return EXIT_USAGE;
+    }
+    a->npositional = 0;
+    return run_command_script(a, "refund");
 }
 
 /* --- plugins, refresh --------------------------------------------------------------------- */
@@ -507,6 +609,32 @@ static const struct command commands[] = {
      "               experience grid of touchpoints against modules\n"
      "  --format F   table (default), csv or json (the experience report)\n"
      "  --as-of DATE judge scores at DATE (default: the latest event's time)\n"},
+    {"check", cmd_check, "cxhost check --client NAME",
+     "Checks the client's loyalty ledger and refunds against each other and\n"
+     "prints every problem found: each customer's kept balance against the sum\n"
+     "of their entries, every lot replayed (no redemption beyond what was\n"
+     "available, no expiry beyond what was left), clawbacks against what the\n"
+     "purchase earned, refunds against what was paid, tiers against their\n"
+     "history. Exit status 0 when all holds, 1 when something is wrong.\n"},
+    {"explain", cmd_explain, "cxhost explain --client NAME --event ID",
+     "Explains one event: every loyalty and refund rule that was weighed for it,\n"
+     "whether it fired and why, and the ledger entries, tier changes and refund\n"
+     "decisions it wrote.\n"
+     "  --event ID   the event's id, as imported\n"},
+    {"refund", cmd_refund,
+     "cxhost refund request --client NAME --purchase ID [--amount X | --line SKU[:QTY] ...] [--reason TEXT] "
+     "[--id ID] [--at TIME]",
+     "Asks for a refund of a purchase, as a refund_request event through the\n"
+     "plugins, and prints the decision (approved, partial or rejected, with the\n"
+     "rule and the reason) and the points taken back.\n"
+     "  --purchase ID   the purchase's event id\n"
+     "  --amount X      the amount to refund (12.50); default: all that is left\n"
+     "  --line SKU[:QTY] a line of the purchase to refund (default: its whole\n"
+     "                  quantity); repeat for more lines\n"
+     "  --reason TEXT   the customer's reason, kept with the request\n"
+     "  --id ID         the request's id: the same id twice is decided once\n"
+     "                  (default: refund:PURCHASE:TIME)\n"
+     "  --at TIME       when it was asked (default: now)\n"},
     {"version", cmd_version, "cxhost version", "Prints the version of cxhost, Lua and the store schema.\n"},
     {"help", cmd_help, "cxhost help [COMMAND]", "Prints help on cxhost or on one command.\n"},
     {NULL, NULL, NULL, NULL},
@@ -589,7 +717,26 @@ static int parse_args(const char *command, int argc, char **argv, struct args *a
             rc = option_value(argc, argv, &i, &a->skip_bad);
         else if (strcmp(arg, "--as-of") == 0)
             rc = option_value(argc, argv, &i, &a->as_of);
-        else if (strcmp(arg, "--yes") == 0)
+        else if (strcmp(arg, "--event") == 0)
+            rc = option_value(argc, argv, &i, &a->event);
+        else if (strcmp(arg, "--purchase") == 0)
+            rc = option_value(argc, argv, &i, &a->purchase);
+        else if (strcmp(arg, "--amount") == 0)
+            rc = option_value(argc, argv, &i, &a->amount);
+        else if (strcmp(arg, "--reason") == 0)
+            rc = option_value(argc, argv, &i, &a->reason);
+        else if (strcmp(arg, "--id") == 0)
+            rc = option_value(argc, argv, &i, &a->id);
+        else if (strcmp(arg, "--at") == 0)
+            rc = option_value(argc, argv, &i, &a->at);
+        else if (strcmp(arg, "--line") == 0) {
+            if (a->nlines == (int)(sizeof a->lines / sizeof a->lines[0])) {
+                fprintf(stderr, "cxhost %s: at most %d --line options\n", command, a->nlines);
+                return -1;
+            }
+            rc = option_value(argc, argv, &i, &a->lines[a->nlines]);
+            a->nlines += rc == 0;
+        } else if (strcmp(arg, "--yes") == 0)
             a->yes = 1;
         else if (strcmp(arg, "--no-progress") == 0)
             a->no_progress = 1;

@@ -1,12 +1,12 @@
-/* embedded.h: the built-in plugins, their libraries and the reports compiled
- * into the binary (generated from plugins/, plugins/lib/ and scripts/reports/
- * by scripts/embed.cmake). */
+/* embedded.h: the built-in plugins, their libraries, the reports and the
+ * commands written in Lua, compiled into the binary (generated from plugins/,
+ * plugins/lib/, scripts/reports/ and scripts/commands/ by scripts/embed.cmake). */
 #ifndef CXHOST_EMBEDDED_H
 #define CXHOST_EMBEDDED_H
 
 #include <stddef.h>
 
-enum { EMBEDDED_PLUGIN = 1, EMBEDDED_REPORT = 2, EMBEDDED_LIBRARY = 3 };
+enum { EMBEDDED_PLUGIN = 1, EMBEDDED_REPORT = 2, EMBEDDED_LIBRARY = 3, EMBEDDED_COMMAND = 4 };
 
 struct embedded_file {
     int kind;

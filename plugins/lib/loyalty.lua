@@ -1,0 +1,236 @@
+-- loyalty: what the built-in plugins loyalty and refund share about the
+-- points ledger, and how scripts read it. Plugins and scripts find it as
+-- cx.loyalty; docs/loyalty.md explains the model. In short:
+--
+--   The ledger is append-only. A positive entry is a lot of points: pending
+--   (visible, not spendable) until its available_at, and what is left of it
+--   expires at its expires_at. A negative entry takes points: one with a lot
+--   (a clawback, an expiry) from that lot first; one without (a redemption)
+--   from the oldest lots that are available and unexpired at its time, first
+--   in, first out. What cannot be taken from lots is a debt, paid from the
+--   next points earned. Replaying the entries in the order they were written
+--   gives every lot's remainder, so balances are always derived from the
+--   ledger: the store's cached balance is checked against them.
+
+local DAY = 86400
+local M = {}
+M.DAY = DAY
+
+-- The ledger kinds that count toward tiers: points earned, and points taken
+-- back with a refund (dated by the purchase they take back).
+M.QUALIFYING = { "earn", "bonus", "clawback" }
+
+-- Days since 1970-01-01 of a civil date, and back (proleptic Gregorian).
+local function days_from_civil(y, m, d)
+  y = m <= 2 and y - 1 or y
+  local era = (y >= 0 and y or y - 399) // 400
+  local yoe = y - era * 400
+  local doy = (153 * (m + (m > 2 and -3 or 9)) + 2) // 5 + d - 1
+  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+  return era * 146097 + doe - 719468
+end
+
+local function civil_from_days(z)
+  z = z + 719468
+  local era = (z >= 0 and z or z - 146096) // 146097
+  local doe = z - era * 146097
+  local yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+  local doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+  local mp = (5 * doy + 2) // 153
+  local d = doy - (153 * mp + 2) // 5 + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400
+  return m <= 2 and y + 1 or y, m, d
+end
+
+local MONTH_DAYS = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
+
+local function month_days(y, m)
+  if m == 2 and (y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0)) then
+    return 29
+  end
+  return MONTH_DAYS[m]
+end
+
+-- t moved by n calendar months (n may be negative), at the same time of day;
+-- a day the month does not have becomes its last (31 January + 1 month is
+-- 28 or 29 February).
+function M.add_months(t, n)
+  local days, secs = t // DAY, t % DAY
+  local y, m, d = civil_from_days(days)
+  local index = y * 12 + (m - 1) + n
+  y, m = index // 12, index % 12 + 1
+  d = math.min(d, month_days(y, m))
+  return days_from_civil(y, m, d) * DAY + secs
+end
+
+-- Midnight (UTC) of t's day.
+function M.day_start(t)
+  return t // DAY * DAY
+end
+
+-- A multiplier (1.5) as whole basis points (15000), so that points are
+-- computed in integers: 100 * 1.15 would otherwise give 114.99999.
+function M.basis_points(x)
+  return math.floor(x * 10000 + 0.5)
+end
+
+-- The settings of a loaded plugin by name (its defaults with config.lua on
+-- top), or nil when the client has no such plugin.
+function M.plugin_config(name)
+  for _, p in ipairs(cx.plugins()) do
+    if p.name == name then
+      return p.config
+    end
+  end
+  return nil
+end
+
+-- The index of the highest tier whose minimum `value` reaches (tiers in
+-- ascending order; the first has minimum 0).
+function M.tier_index(tiers, value)
+  local index = 1
+  for i, tier in ipairs(tiers) do
+    if value >= tier.min then
+      index = i
+    end
+  end
+  return index
+end
+
+-- A customer's ledger entries, in the order they were written.
+function M.entries(customer)
+  return cx.query([[
+    SELECT l.id, l.points, l.kind, l.rule, l.note, l.at, COALESCE(l.available_at, l.at) AS available_at,
+      l.expires_at, l.lot_id AS lot, l.spend_cents, l.plugin, e.external_id AS event
+    FROM ledger l JOIN customers c ON c.id = l.customer_id LEFT JOIN events e ON e.id = l.event_id
+    WHERE c.external_id = ?1 ORDER BY l.id]], customer)
+end
+
+-- Replays entries (from M.entries) and judges the result as of a time:
+--   balance     the sum of the entries
+--   available   points that may be spent as of as_of (less any debt)
+--   pending     points waiting for their purchase's return window
+--   expired     points past their expiry that no expiry entry has taken yet
+--   debt        points taken that no lot could give (a negative balance)
+--   lots        every positive entry: id, points, left, at, available_at,
+--               expires_at, kind, rule, event
+-- and problems, a list of what does not add up (for cxhost check).
+function M.replay(entries, as_of)
+  local lots, by_id, debt, balance, problems = {}, {}, 0, 0, {}
+  local function live(lot, t)
+    return lot.left > 0 and lot.available_at <= t and not (lot.expires_at and lot.expires_at <= t)
+  end
+  -- Takes n points from the oldest lots live at time t; returns what is left.
+  local function take_oldest(n, t)
+    for _, lot in ipairs(lots) do
+      if n == 0 then
+        break
+      end
+      if live(lot, t) then
+        local k = math.min(n, lot.left)
+        lot.left, n = lot.left - k, n - k
+      end
+    end
+    return n
+  end
+  for _, e in ipairs(entries) do
+    balance = balance + e.points
+    if e.points > 0 then
+      local lot = {
+        id = e.id, points = e.points, left = e.points, at = e.at, available_at = e.available_at or e.at,
+        expires_at = e.expires_at, kind = e.kind, rule = e.rule, event = e.event,
+      }
+      local paid = math.min(debt, lot.left)
+      lot.left, debt = lot.left - paid, debt - paid
+      lots[#lots + 1] = lot
+      by_id[e.id] = lot
+    elseif e.points < 0 then
+      local n = -e.points
+      if e.lot then
+        local lot = by_id[e.lot]
+        if not lot then
+          problems[#problems + 1] = ("entry %d takes from entry %d, which is not one of the customer's lots")
+            :format(e.id, e.lot)
+        else
+          local k = math.min(n, lot.left)
+          lot.left, n = lot.left - k, n - k
+          if e.kind == "expire" and n > 0 then
+            problems[#problems + 1] = ("entry %d expires %d points more than lot %d had left")
+              :format(e.id, n, e.lot)
+          end
+        end
+      end
+      if e.kind ~= "expire" then
+        n = take_oldest(n, e.at)
+      end
+      if n > 0 and e.kind == "redeem" then
+        problems[#problems + 1] = ("entry %d redeems %d points more than were available on %s")
+          :format(e.id, n, cx.time.date(e.at))
+      end
+      debt = debt + n
+    end
+  end
+  local account = { balance = balance, available = -debt, pending = 0, expired = 0, debt = debt,
+                    lots = lots, problems = problems }
+  as_of = as_of or math.huge
+  for _, lot in ipairs(lots) do
+    if lot.left > 0 then
+      if lot.expires_at and lot.expires_at <= as_of then
+        account.expired = account.expired + lot.left
+      elseif lot.available_at > as_of then
+        account.pending = account.pending + lot.left
+      else
+        account.available = account.available + lot.left
+      end
+    end
+  end
+  local left = 0
+  for _, lot in ipairs(lots) do
+    left = left + lot.left
+  end
+  if left - debt ~= balance then
+    problems[#problems + 1] = ("the lots hold %d points less a debt of %d, but the entries add up to %d")
+      :format(left, debt, balance)
+  end
+  return account
+end
+
+-- One customer's points as of a time (default: the latest event's), with
+-- their tier: { balance, available, pending, expired, debt, tier, lots }.
+function M.account(customer, as_of)
+  if type(as_of) == "string" then
+    as_of = assert(cx.time.parse(as_of))
+  end
+  as_of = as_of or cx.query("SELECT COALESCE(MAX(at), 0) AS t FROM events")[1].t
+  local account = M.replay(M.entries(customer), as_of)
+  account.problems = nil
+  local who = cx.customer(customer)
+  local facts = who and who.facts.loyalty or {}
+  local config = M.plugin_config("loyalty")
+  account.tier = facts.tier or (config and config.tiers and config.tiers[1] and config.tiers[1].name)
+  account.as_of = as_of
+  return account
+end
+
+local redeemed = 0
+
+-- Spends points on a reward of the client's catalogue (the loyalty plugin's
+-- `rewards`), as a `redeem` event through the plugins: on too few available
+-- points it fails and writes nothing. opts: id (a request id: the same id
+-- twice redeems once), at (default: now). Scripts only.
+function M.redeem(customer, reward, opts)
+  opts = opts or {}
+  assert(type(customer) == "string", "cx.loyalty.redeem: give a customer id (text)")
+  assert(type(reward) == "string", "cx.loyalty.redeem: give a reward's name (text)")
+  local at = opts.at or cx.time.now()
+  redeemed = redeemed + 1
+  local id = opts.id or ("redeem:%s:%s:%s:%d"):format(customer, reward, tostring(at), redeemed)
+  local result = cx.ingest({ id = id, type = "redeem", customer = customer, at = at, data = { reward = reward } })
+  local row = cx.query([[SELECT l.points, l.rule FROM ledger l JOIN events e ON e.id = l.event_id
+    WHERE e.external_id = ?1 AND l.kind = 'redeem']], id)[1]
+  return { result = result, id = id, points = row and row.points, reward = row and row.rule,
+           available = M.account(customer, type(at) == "string" and cx.time.parse(at) or at).available }
+end
+
+return M

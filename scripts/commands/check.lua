@@ -1,0 +1,114 @@
+-- check: `cxhost check --client NAME` verifies the loyalty ledger and the
+-- refunds against each other and prints every problem. Exit status 0 when
+-- all holds, 1 when something is wrong.
+
+local problems = {}
+local function problem(text, ...)
+  problems[#problems + 1] = text:format(...)
+end
+local money = cx.money.format
+
+-- 1. The balance the store keeps for each customer is the sum of their entries.
+for _, r in ipairs(cx.query([[
+    SELECT c.external_id AS customer, b.points AS kept, b.entries AS kept_entries, s.points, s.entries
+    FROM customers c LEFT JOIN balances b ON b.customer_id = c.id
+    LEFT JOIN (SELECT customer_id, SUM(points) AS points, COUNT(*) AS entries FROM ledger GROUP BY customer_id) s
+      ON s.customer_id = c.id
+    WHERE b.points IS NOT s.points OR b.entries IS NOT s.entries]])) do
+  problem("customer %s: the kept balance is %s points over %s entries, but the ledger adds up to %s over %s",
+    r.customer, tostring(r.kept or 0), tostring(r.kept_entries or 0), tostring(r.points or 0), tostring(r.entries or 0))
+end
+
+-- 2. Every customer's entries replayed: no redemption beyond what was
+-- available, no expiry beyond what a lot had left, lots that exist.
+local entries = cx.query([[
+  SELECT c.external_id AS customer, l.id, l.points, l.kind, l.rule, l.at, COALESCE(l.available_at, l.at) AS available_at,
+    l.expires_at, l.lot_id AS lot, e.external_id AS event
+  FROM ledger l JOIN customers c ON c.id = l.customer_id LEFT JOIN events e ON e.id = l.event_id
+  ORDER BY l.customer_id, l.id]])
+local customers, i = 0, 1
+while i <= #entries do
+  local who, mine = entries[i].customer, {}
+  while i <= #entries and entries[i].customer == who do
+    mine[#mine + 1] = entries[i]
+    i = i + 1
+  end
+  customers = customers + 1
+  for _, text in ipairs(cx.loyalty.replay(mine).problems) do
+    problem("customer %s: %s", who, text)
+  end
+end
+
+-- 3. A lot is taken back at most as far as it earned, and only by entries of its own customer.
+for _, r in ipairs(cx.query([[
+    SELECT l.id, l.points, l.customer_id, (SELECT -SUM(x.points) FROM ledger x WHERE x.lot_id = l.id AND x.kind = 'clawback') AS back,
+      (SELECT COUNT(*) FROM ledger x WHERE x.lot_id = l.id AND x.customer_id <> l.customer_id) AS foreign_entries
+    FROM ledger l WHERE l.id IN (SELECT lot_id FROM ledger WHERE lot_id IS NOT NULL)]])) do
+  if r.points <= 0 then
+    problem("entry %d is taken from, but it is not a lot (%d points)", r.id, r.points)
+  end
+  if (r.back or 0) > r.points then
+    problem("entry %d earned %d points, but clawbacks took back %d", r.id, r.points, r.back)
+  end
+  if r.foreign_entries > 0 then
+    problem("entry %d is taken from by %d entries of another customer", r.id, r.foreign_entries)
+  end
+end
+
+-- 4. Refunds: never beyond what was paid, to the purchase's customer, and
+-- each decision consistent with its amounts and its clawback entries.
+for _, r in ipairs(cx.query([[
+    SELECT e.external_id AS purchase, e.amount_cents AS paid, SUM(r.approved_cents + r.deducted_cents) AS refunded
+    FROM refunds r JOIN events e ON e.id = r.purchase_event_id
+    WHERE r.decision <> 'rejected' AND r.kind <> 'compensation'
+    GROUP BY r.purchase_event_id HAVING refunded > COALESCE(paid, 0)]])) do
+  problem("purchase %s: %s refunded, but %s was paid", r.purchase, money(r.refunded), money(r.paid or 0))
+end
+local refunds = cx.query([[
+  SELECT r.external_id AS request, r.kind, r.decision, r.requested_cents, r.approved_cents, r.deducted_cents,
+    r.clawback_points, r.points, r.customer_id, e.customer_id AS purchase_customer, e.external_id AS purchase,
+    (SELECT COALESCE(-SUM(l.points), 0) FROM ledger l WHERE l.event_id = r.event_id AND l.kind = 'clawback') AS clawed,
+    (SELECT COALESCE(SUM(l.points), 0) FROM ledger l WHERE l.event_id = r.event_id AND l.kind = 'compensation') AS granted
+  FROM refunds r LEFT JOIN events e ON e.id = r.purchase_event_id ORDER BY r.id]])
+for _, r in ipairs(refunds) do
+  local name = ("refund %s (%s)"):format(r.request, r.kind)
+  if r.purchase and r.purchase_customer ~= r.customer_id then
+    problem("%s: purchase %s belongs to another customer", name, r.purchase)
+  end
+  if r.decision == "rejected" and (r.approved_cents > 0 or r.deducted_cents > 0 or r.points > 0) then
+    problem("%s: rejected, yet %s refunded and %d points granted", name, money(r.approved_cents), r.points)
+  end
+  if r.kind ~= "compensation" and r.approved_cents + r.deducted_cents > r.requested_cents then
+    problem("%s: %s refunded and deducted, more than the %s requested", name,
+      money(r.approved_cents + r.deducted_cents), money(r.requested_cents))
+  end
+  if r.clawed ~= r.clawback_points then
+    problem("%s: says %d points were taken back, the ledger %d", name, r.clawback_points, r.clawed)
+  end
+  if r.granted ~= r.points then
+    problem("%s: says %d points were granted, the ledger %d", name, r.points, r.granted)
+  end
+end
+
+-- 5. Each customer's tier is the one their tier history ends with.
+local tiers = cx.query([[
+  SELECT c.external_id AS customer, json_extract(f.data, '$.loyalty.tier') AS tier,
+    (SELECT h.tier FROM tier_history h WHERE h.customer_id = c.id ORDER BY h.id DESC LIMIT 1) AS last
+  FROM customers c LEFT JOIN facts f ON f.customer_id = c.id]])
+for _, r in ipairs(tiers) do
+  if r.tier ~= r.last then
+    problem("customer %s: tier %s, but the tier history ends with %s", r.customer, tostring(r.tier), tostring(r.last))
+  end
+end
+
+for _, text in ipairs(problems) do
+  print("problem: " .. text)
+end
+local summary = ("check '%s': %d customers with points, %d ledger entries, %d refund decisions"):format(
+  cx.client, customers, #entries, #refunds)
+if #problems == 0 then
+  print(summary .. ": all hold")
+  return 0
+end
+print(("%s: %d problem%s"):format(summary, #problems, #problems == 1 and "" or "s"))
+return 1
