@@ -60,7 +60,8 @@ struct plugin_set {
     store_id event_customer_id;
     char wants_type[64];          /* the event type each plugin's `wants` is for, */
     int wants_known;              /* when this is set */
-    buf trace;                    /* ctx.explain's lines for the hook running now, a JSON array's items */
+    buf trace;                    /* ctx.explain's lines for the event: a JSON object being written */
+    struct plugin *tracing;       /* the plugin whose list in trace is open (NULL: none yet) */
 };
 
 static int call_hook(plugin_set *ps, struct plugin *p, const char *hook, int nargs, const char *context_fmt,
@@ -559,8 +560,11 @@ static int ctx_refund_record(lua_State *L)
     return 1;
 }
 
-/* ctx.explain(rule, fired, reason) [-3, +0, e]: one line of why the event
- * came out as it did, kept with the event for `cxhost explain`. */
+/* ctx.explain(rule, fired, reason [, value, ...]) [-n, +0, e]: one line of
+ * why the event came out as it did, kept with the event for `cxhost
+ * explain`. The values (numbers, texts, booleans) fill the reason's
+ * placeholders {1}, {2:money}, ... only when the line is shown, so that
+ * explaining costs an import next to nothing. */
 static int ctx_explain(lua_State *L)
 {
     struct plugin *p = ctx_plugin(L);
@@ -570,11 +574,53 @@ static int ctx_explain(lua_State *L)
     const char *rule = luaL_checklstring(L, 1, &rule_len);
     int fired = lua_toboolean(L, 2);
     const char *reason = luaL_checklstring(L, 3, &reason_len);
+    int n = lua_gettop(L);
     buf *t = &p->set->trace;
-    buf_add_str(t, t->len ? ",{\"rule\":" : "{\"rule\":");
+    size_t mark = t->len;
+    struct plugin *was = p->set->tracing;
+    if (was != p) {
+        /* The first line of this plugin for the event opens its list. */
+        buf_add_str(t, was ? "]," : "{");
+        buf_add_json_string(t, p->name, strlen(p->name));
+        buf_add_str(t, ":[{\"rule\":");
+        p->set->tracing = p;
+    } else {
+        buf_add_str(t, ",{\"rule\":");
+    }
     buf_add_json_string(t, rule, rule_len);
     buf_add_str(t, fired ? ",\"fired\":true,\"reason\":" : ",\"fired\":false,\"reason\":");
     buf_add_json_string(t, reason, reason_len);
+    if (n > 3) {
+        buf_add_str(t, ",\"values\":[");
+        for (int i = 4; i <= n; i++) {
+            if (i > 4)
+                buf_add_char(t, ',');
+            switch (lua_type(L, i)) {
+            case LUA_TNUMBER:
+                if (lua_isinteger(L, i))
+                    buf_add_int(t, (long long)lua_tointeger(L, i));
+                else if (isfinite(lua_tonumber(L, i)))
+                    buf_add_real(t, lua_tonumber(L, i));
+                else
+                    buf_add_str(t, "null");
+                break;
+            case LUA_TSTRING: {
+                size_t len;
+                const char *v = lua_tolstring(L, i, &len);
+                buf_add_json_string(t, v, len);
+                break;
+            }
+            case LUA_TBOOLEAN: buf_add_str(t, lua_toboolean(L, i) ? "true" : "false"); break;
+            case LUA_TNIL: buf_add_str(t, "null"); break;
+            default:
+                t->len = mark;
+                p->set->tracing = was;
+                return luaL_error(L, "ctx.explain: value %d is a %s (numbers, texts and booleans only)", i - 3,
+                                  luaL_typename(L, i));
+            }
+        }
+        buf_add_char(t, ']');
+    }
     buf_add_char(t, '}');
     return 0;
 }
@@ -1481,19 +1527,13 @@ static int call_hook(plugin_set *ps, struct plugin *p, const char *hook, int nar
     return rc;
 }
 
-/* Keeps what p's ctx.explain said about the event, as one audit row. */
-static int write_trace(plugin_set *ps, struct plugin *p, cx_error *err)
+/* Keeps what the plugins' ctx.explain said about the event, as one row. */
+static int write_trace(plugin_set *ps, cx_error *err)
 {
-    store_origin o = ctx_origin(p);
-    buf json = BUF_INIT;
-    buf_add_char(&json, '[');
-    buf_add(&json, ps->trace.data, ps->trace.len);
-    buf_add_char(&json, ']');
-    int rc = store_audit_add(ps->st, &o, ps->event_customer_id, "explain", buf_str(&json), err);
-    buf_free(&json);
-    buf_clear(&ps->trace);
+    buf_add_str(&ps->trace, "]}");
+    int rc = store_explanation_write(ps->st, ps->origin.event, ps->trace.data, ps->trace.len, err);
     if (rc < 0)
-        cx_error_prefix(err, "plugin '%s', keeping its explanation of event '%.200s'", p->name, ps->event->id);
+        cx_error_prefix(err, "event '%.200s'", ps->event->id);
     return rc;
 }
 
@@ -1524,13 +1564,14 @@ int plugin_handle_event(plugin_set *ps, const cx_event *ev, store_id event_id, s
         if (!p->wants)
             continue;
         ps->hooked = p;
-        buf_clear(&ps->trace);
         lua_pushcfunction(L, run_on_event);                  /* [run] */
         lua_pushlightuserdata(L, ps);                        /* [run, ps] */
         rc = call_hook(ps, p, "on_event", 1, ", event '%.200s'", ev->id, err);   /* [] */
-        if (rc == 0 && ps->trace.len)
-            rc = write_trace(ps, p, err);
     }
+    if (rc == 0 && ps->trace.len)
+        rc = write_trace(ps, err);
+    buf_clear(&ps->trace);
+    ps->tracing = NULL;
     event_done(L, ps);
     ps->hooked = NULL;
     ps->writing = 0;

@@ -263,28 +263,21 @@ static const char *const migrations[] = {
     "  WHERE json_type(f.data, '$.lifecycle') = 'object';\n",
 
     /* 4 -> 5: the loyalty ledger as lots (points pending until a purchase's
-     * return window closes, expiring, taken back entry by entry), the
-     * balance each customer's entries add up to, tier history, and refund
-     * decisions in detail. A negative entry with a lot_id takes from that
+     * return window closes, expiring, taken back entry by entry), tier
+     * history, and refund decisions in detail. A negative entry with a lot_id takes from that
      * entry first (a clawback, an expiry); one without takes from the
      * oldest available points (a redemption). At most one expiry per lot:
-     * the expiry job cannot expire anything twice. */
+     * the expiry job cannot expire anything twice. What the plugins said of
+     * an event (ctx.explain) is one row per event, keyed by it. */
     "ALTER TABLE ledger ADD COLUMN available_at INTEGER;\n"
     "ALTER TABLE ledger ADD COLUMN expires_at INTEGER;\n"
     "ALTER TABLE ledger ADD COLUMN lot_id INTEGER REFERENCES ledger(id);\n"
     "ALTER TABLE ledger ADD COLUMN spend_cents INTEGER NOT NULL DEFAULT 0;\n"
     "CREATE UNIQUE INDEX ledger_expiry ON ledger(lot_id) WHERE kind = 'expire';\n"
-    "CREATE TABLE balances(\n"
-    "  customer_id INTEGER PRIMARY KEY REFERENCES customers(id),\n"
-    "  points INTEGER NOT NULL,\n"
-    "  entries INTEGER NOT NULL\n"
+    "CREATE TABLE explanations(\n"
+    "  event_id INTEGER PRIMARY KEY REFERENCES events(id),\n"
+    "  data TEXT NOT NULL\n"
     ");\n"
-    "INSERT INTO balances(customer_id, points, entries)\n"
-    "  SELECT customer_id, SUM(points), COUNT(*) FROM ledger GROUP BY customer_id;\n"
-    "CREATE TRIGGER ledger_balance AFTER INSERT ON ledger BEGIN\n"
-    "  INSERT INTO balances(customer_id, points, entries) VALUES (NEW.customer_id, NEW.points, 1)\n"
-    "    ON CONFLICT(customer_id) DO UPDATE SET points = points + excluded.points, entries = entries + 1;\n"
-    "END;\n"
     "CREATE TABLE tier_history(\n"
     "  id INTEGER PRIMARY KEY,\n"
     "  customer_id INTEGER NOT NULL REFERENCES customers(id),\n"
@@ -317,7 +310,7 @@ enum stmt_id {
     ST_TAG_ON, ST_TAG_OFF, ST_TAG_HAS, ST_LEDGER_ADD, ST_LEDGER_BALANCE, ST_SCORE_SET,
     ST_OUTBOX_ADD, ST_LATEST_EVENT, ST_IMPORT_BEGIN, ST_IMPORT_FINISH, ST_STATE_LOAD,
     ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_CUSTOMER_DELETE, ST_TOUCHPOINT_DELETE, ST_CUSTOMER_MAX, ST_FACTS_CUSTOMERS,
-    ST_CELL_GET, ST_CELL_SET, ST_TOUCHPOINT_DESCRIBE, ST_LEDGER_SUM, ST_TIER_RECORD, ST_REFUND_ADD, ST_COUNT
+    ST_CELL_GET, ST_CELL_SET, ST_TOUCHPOINT_DESCRIBE, ST_LEDGER_SUM, ST_TIER_RECORD, ST_REFUND_ADD, ST_EXPLANATION, ST_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -356,11 +349,12 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_LEDGER_ADD] =
         "INSERT INTO ledger(customer_id, points, kind, rule, note, at, plugin, event_id, available_at, expires_at,"
         " lot_id, spend_cents) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-    [ST_LEDGER_BALANCE] = "SELECT points FROM balances WHERE customer_id = ?1",
+    [ST_LEDGER_BALANCE] = "SELECT COALESCE(SUM(points), 0) FROM ledger WHERE customer_id = ?1",
     [ST_LEDGER_SUM] =
         "SELECT COALESCE(SUM(l.points), 0), COALESCE(SUM(l.spend_cents), 0) FROM ledger l"
         " WHERE l.customer_id = ?1 AND l.kind IN (SELECT value FROM json_each(?3))"
         " AND COALESCE((SELECT o.at FROM ledger o WHERE o.id = l.lot_id), l.at) > ?2",
+    [ST_EXPLANATION] = "INSERT INTO explanations(event_id, data) VALUES (?1, ?2)",
     [ST_TIER_RECORD] =
         "INSERT INTO tier_history(customer_id, tier, previous, at, reason, plugin, event_id)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -1076,13 +1070,9 @@ int store_ledger_add(store *s, const store_origin *o, store_id customer, const s
     sqlite3_bind_int64(st, 12, e->spend_cents);
     if (store_step_done(s, st, err, "adding to the loyalty ledger") < 0)
         return -1;
-    store_id id = sqlite3_last_insert_rowid(s->db);
     if (entry_id)
-        *entry_id = id;
-    buf_clear(&s->detail);
-    buf_printf(&s->detail, "entry %lld: %+lld points, %s%s%s", (long long)id, (long long)e->points, e->kind,
-               e->rule ? ", rule " : "", e->rule ? e->rule : "");
-    return store_audit(s, o, customer, "ledger", buf_str(&s->detail), err);
+        *entry_id = sqlite3_last_insert_rowid(s->db);
+    return 0;
 }
 
 int store_ledger_balance(store *s, store_id customer, int64_t *points, cx_error *err)
@@ -1128,11 +1118,7 @@ int store_tier_record(store *s, const store_origin *o, store_id customer, const 
     bind_text(st, 5, reason);
     bind_text(st, 6, o->plugin);
     bind_id(st, 7, o->event);
-    if (store_step_done(s, st, err, "recording a tier change") < 0)
-        return -1;
-    buf_clear(&s->detail);
-    buf_printf(&s->detail, "tier %s (was %s): %s", tier, previous ? previous : "none", reason);
-    return store_audit(s, o, customer, "tier", buf_str(&s->detail), err);
+    return store_step_done(s, st, err, "recording a tier change");
 }
 
 int store_refund_add(store *s, const store_origin *o, store_id customer, const store_refund *r, store_id *id,
@@ -1160,18 +1146,19 @@ int store_refund_add(store *s, const store_origin *o, store_id customer, const s
     sqlite3_bind_int64(st, 17, r->deducted_cents);
     if (store_step_done(s, st, err, "recording a refund decision") < 0)
         return -1;
-    store_id row = sqlite3_last_insert_rowid(s->db);
     if (id)
-        *id = row;
-    buf_clear(&s->detail);
-    buf_printf(&s->detail, "refund %lld (%s): %s", (long long)row, r->kind, r->reason);
-    return store_audit(s, o, customer, "refund", buf_str(&s->detail), err);
+        *id = sqlite3_last_insert_rowid(s->db);
+    return 0;
 }
 
-int store_audit_add(store *s, const store_origin *o, store_id customer, const char *effect, const char *detail,
-                    cx_error *err)
+int store_explanation_write(store *s, store_id event, const char *json, size_t len, cx_error *err)
 {
-    return store_audit(s, o, customer, effect, detail, err);
+    sqlite3_stmt *st = store_stmt(s, ST_EXPLANATION, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, event);
+    sqlite3_bind_text(st, 2, json, (int)len, SQLITE_STATIC);
+    return store_step_done(s, st, err, "keeping the plugins' explanation of an event");
 }
 
 int store_score_set(store *s, const store_origin *o, store_id customer, const char *module,

@@ -5,6 +5,7 @@
  * idea of local time. Second 60 (leap second) is refused: Unix time has none.
  * The time part may follow either date form ("19970101T10:00" is accepted). */
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include "cxhost/utc.h"
 
@@ -207,14 +208,46 @@ static void split_time(int64_t t, int64_t *days, int *secs)
     *secs = (int)r;
 }
 
+/* Writes n as `width` digits at out (n >= 0 and fits). */
+static void put_digits(char *out, int64_t n, int width)
+{
+    for (int i = width - 1; i >= 0; i--, n /= 10)
+        out[i] = (char)('0' + n % 10);
+}
+
+/* "2026-03-09" into out (11 bytes with the NUL); years outside 0..9999
+ * through snprintf. Dates are formatted for every explanation a plugin
+ * gives, so this avoids printf's cost on the common case. */
+static void format_date(int64_t y, int m, int d, char *out)
+{
+    if (y < 0 || y > 9999) {
+        snprintf(out, UTC_TEXT_SIZE, "%04lld-%02d-%02d", (long long)y, m, d);
+        return;
+    }
+    put_digits(out, y, 4);
+    out[4] = '-';
+    put_digits(out + 5, m, 2);
+    out[7] = '-';
+    put_digits(out + 8, d, 2);
+    out[10] = '\0';
+}
+
 void utc_format(int64_t t, char out[UTC_TEXT_SIZE])
 {
     int64_t days, y;
     int secs, m, d;
     split_time(t, &days, &secs);
     utc_civil_from_days(days, &y, &m, &d);
-    snprintf(out, UTC_TEXT_SIZE, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)y, m, d,
-             secs / 3600, secs / 60 % 60, secs % 60);
+    format_date(y, m, d, out);
+    size_t n = strlen(out);
+    out[n] = 'T';
+    put_digits(out + n + 1, secs / 3600, 2);
+    out[n + 3] = ':';
+    put_digits(out + n + 4, secs / 60 % 60, 2);
+    out[n + 6] = ':';
+    put_digits(out + n + 7, secs % 60, 2);
+    out[n + 9] = 'Z';
+    out[n + 10] = '\0';
 }
 
 void utc_format_date(int64_t t, char out[UTC_TEXT_SIZE])
@@ -223,7 +256,7 @@ void utc_format_date(int64_t t, char out[UTC_TEXT_SIZE])
     int secs, m, d;
     split_time(t, &days, &secs);
     utc_civil_from_days(days, &y, &m, &d);
-    snprintf(out, UTC_TEXT_SIZE, "%04lld-%02d-%02d", (long long)y, m, d);
+    format_date(y, m, d, out);
 }
 
 int64_t utc_now(void)

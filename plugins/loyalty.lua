@@ -63,7 +63,6 @@ end
 local function within_cap(ctx, facts, points, at)
   local cap = ctx.config.daily_cap
   if cap <= 0 then
-    ctx.explain("daily_cap", false, "no daily cap set")
     return points
   end
   local day = at // DAY
@@ -72,11 +71,11 @@ local function within_cap(ctx, facts, points, at)
   end
   local room = math.max(0, cap - facts.cap_points)
   if points > room then
-    ctx.explain("daily_cap", true, ("capped at %s a day: %s earned today already, %s of %s kept")
-      :format(plural(cap, "point"), facts.cap_points, room, points))
+    ctx.explain("daily_cap", true, "capped at {1:points} a day: {2} earned today already, {3} of {4} kept",
+      cap, facts.cap_points, room, points)
     points = room
   else
-    ctx.explain("daily_cap", false, ("%s of %s today"):format(facts.cap_points + points, cap))
+    ctx.explain("daily_cap", false, "{1} of {2} today", facts.cap_points + points, cap)
   end
   facts.cap_points = facts.cap_points + points
   return points
@@ -91,13 +90,13 @@ local function upgrade(ctx, who, facts, at, added)
   local next_tier = rules.tiers[index + 1]
   -- The lifetime total bounds the window's: below the next tier, no query.
   if not next_tier then
-    ctx.explain("tier_upgrade", false, rules.tiers[index].name .. " is the top tier")
+    ctx.explain("tier_upgrade", false, "{1} is the top tier", rules.tiers[index].name)
     return
   end
   local unit = config.tier_basis == "points" and "points" or "cents spent"
   if facts.qualifying_total < next_tier.min then
-    ctx.explain("tier_upgrade", false, ("%d %s ever, below the %d of %s"):format(facts.qualifying_total, unit,
-      next_tier.min, next_tier.name))
+    ctx.explain("tier_upgrade", false, "{1} {2} ever, below the {3} of {4}", facts.qualifying_total, unit,
+      next_tier.min, next_tier.name)
     return
   end
   local since = L.add_months(at, -config.tier_window_months)
@@ -105,8 +104,8 @@ local function upgrade(ctx, who, facts, at, added)
   local value = config.tier_basis == "points" and points or spend
   local reached = L.tier_index(rules.tiers, value)
   if reached <= index then
-    ctx.explain("tier_upgrade", false, ("%d %s in the %d months to %s, below the %d of %s"):format(value, unit,
-      config.tier_window_months, cx.time.date(at), next_tier.min, next_tier.name))
+    ctx.explain("tier_upgrade", false, "{1} {2} in the {3} months to {4:date}, below the {5} of {6}", value, unit,
+      config.tier_window_months, at, next_tier.min, next_tier.name)
   else
     local tier = rules.tiers[reached]
     local reason = ("%s %s in the %s months to %s (%s needs %s)"):format(
@@ -114,7 +113,7 @@ local function upgrade(ctx, who, facts, at, added)
       config.tier_basis == "points" and "points" or "spent", config.tier_window_months,
       cx.time.date(at), tier.name, config.tier_basis == "points" and tier.min or cx.money.format(tier.min))
     ctx.tier_record(who, tier.name, { previous = rules.tiers[index].name, reason = reason })
-    ctx.explain("tier_upgrade", true, "to " .. tier.name .. ": " .. reason)
+    ctx.explain("tier_upgrade", true, "to {1}: {2}", tier.name, reason)
     facts.tier, facts.tier_since, facts.grace_until = tier.name, at, nil
   end
 end
@@ -141,10 +140,8 @@ local function on_purchase(ev, ctx)
   local tier = rules.tiers[current_tier(facts)]
   if tier.bp ~= 10000 then
     bp = bp * tier.bp // 10000
-    notes[#notes + 1] = times(tier.bp) .. " " .. tier.name
-    ctx.explain("tier_multiplier", true, times(tier.bp) .. " for tier " .. tier.name)
-  else
-    ctx.explain("tier_multiplier", false, "tier " .. tier.name .. " has none")
+    notes[#notes + 1] = tier.label
+    ctx.explain("tier_multiplier", true, "{1} for tier {2}", tier.times, tier.name)
   end
   if rules.has_touchpoint_multipliers then
     local m = ev.touchpoint and config.touchpoint_multipliers[ev.touchpoint]
@@ -152,9 +149,9 @@ local function on_purchase(ev, ctx)
       m = L.basis_points(m)
       bp = bp * m // 10000
       notes[#notes + 1] = times(m) .. " " .. ev.touchpoint
-      ctx.explain("touchpoint_multiplier", true, times(m) .. " at touchpoint " .. ev.touchpoint)
+      ctx.explain("touchpoint_multiplier", true, "{1} at touchpoint {2}", times(m), ev.touchpoint)
     else
-      ctx.explain("touchpoint_multiplier", false, "none for touchpoint " .. tostring(ev.touchpoint))
+      ctx.explain("touchpoint_multiplier", false, "none for touchpoint {1}", ev.touchpoint)
     end
   end
   if rules.has_category_multipliers then
@@ -163,9 +160,9 @@ local function on_purchase(ev, ctx)
       m = L.basis_points(m)
       bp = bp * m // 10000
       notes[#notes + 1] = times(m) .. " " .. category
-      ctx.explain("category_multiplier", true, times(m) .. " for category " .. category)
+      ctx.explain("category_multiplier", true, "{1} for category {2}", times(m), category)
     else
-      ctx.explain("category_multiplier", false, "none for category " .. tostring(category))
+      ctx.explain("category_multiplier", false, "none for category {1}", category)
     end
   end
   for _, promo in ipairs(rules.promotions) do
@@ -174,20 +171,21 @@ local function on_purchase(ev, ctx)
       and (not promo.category or promo.category == category)
     if fits then
       bp = bp * promo.bp // 10000
-      notes[#notes + 1] = times(promo.bp) .. " " .. promo.name
-      ctx.explain("promotion:" .. promo.name, true, times(promo.bp) .. ", " .. promo.span)
+      notes[#notes + 1] = promo.label
+      ctx.explain(promo.rule, true, "{1}, {2}", promo.times, promo.span)
     elseif not in_dates then
-      ctx.explain("promotion:" .. promo.name, false, cx.time.date(ev.at) .. " is outside " .. promo.span)
+      ctx.explain(promo.rule, false, "{1:date} is outside {2}", ev.at, promo.span)
     else
-      ctx.explain("promotion:" .. promo.name, false, "only for " ..
-        (promo.touchpoint and ("touchpoint " .. promo.touchpoint) or ("category " .. promo.category)))
+      ctx.explain(promo.rule, false, "only for {1}", promo.touchpoint and ("touchpoint " .. promo.touchpoint)
+        or ("category " .. promo.category))
     end
   end
 
   -- Whole points, rounded down, in integers throughout.
   local points = cents * rules.rate_milli * bp // (100 * 1000 * 10000)
-  ctx.explain("purchase", true, ("%s for %s at %s per 1.00%s"):format(plural(points, "point"),
-    cx.money.format(cents), config.points_per_unit, #notes > 0 and (", " .. table.concat(notes, ", ")) or ""))
+  local applied = #notes > 0 and table.concat(notes, " ") or nil
+  ctx.explain("purchase", true, applied and "{1:points} for {2:money} at {3} per 1.00, {4}"
+    or "{1:points} for {2:money} at {3} per 1.00", points, cents, config.points_per_unit, applied)
   points = within_cap(ctx, facts, points, ev.at)
 
   local available_at
@@ -195,18 +193,12 @@ local function on_purchase(ev, ctx)
     local days = return_days(category or "default")
     if days > 0 then
       available_at = ev.at + days * DAY
-      ctx.explain("pending", true, ("until %s, when the %d-day return window closes"):format(
-        cx.time.iso(available_at), days))
     end
   end
   local expiry = expires_at(ctx, ev.at)
-  if expiry then
-    ctx.explain("expiry", true, ("what is left of them expires on %s, %d months after the day earned"):format(
-      cx.time.date(expiry), config.expiry_months))
-  end
-  local note = ("%s per 1.00%s"):format(config.points_per_unit, #notes > 0 and (" " .. table.concat(notes, " ")) or "")
   ctx.ledger_add(who, points, {
-    kind = "earn", rule = "purchase", note = note, available_at = available_at,
+    kind = "earn", rule = "purchase", note = applied and (rules.base_note .. " " .. applied) or rules.base_note,
+    available_at = available_at,
     expires_at = expiry, spend_cents = cents,
   })
   upgrade(ctx, who, facts, ev.at, config.tier_basis == "points" and points or cents)
@@ -223,12 +215,12 @@ local function on_bonus(ev, ctx, points)
     local year = cx.time.date(ev.at):sub(1, 4)
     local key = "bonus_" .. ev.type .. "_year"
     if facts[key] == year then
-      ctx.explain("bonus:" .. ev.type, false, "already given in " .. year .. " (once a year)")
+      ctx.explain("bonus:" .. ev.type, false, "already given in {1} (once a year)", year)
       return
     end
     facts[key] = year
   end
-  ctx.explain("bonus:" .. ev.type, true, plural(points, "point") .. " for a " .. ev.type)
+  ctx.explain("bonus:" .. ev.type, true, "{1:points} for a {2}", points, ev.type)
   points = within_cap(ctx, facts, points, ev.at)
   ctx.ledger_add(who, points, { kind = "bonus", rule = ev.type, expires_at = expires_at(ctx, ev.at) })
   upgrade(ctx, who, facts, ev.at, ctx.config.tier_basis == "points" and points or 0)
@@ -254,7 +246,7 @@ local function on_redeem(ev, ctx)
     error(("%s has %s available%s; reward '%s' needs %d"):format(who, plural(account.available, "point"),
       account.pending > 0 and (" (" .. account.pending .. " more pending)") or "", name, reward.points), 0)
   end
-  ctx.explain("redeem:" .. name, true, ("%s of %d available"):format(plural(reward.points, "point"), account.available))
+  ctx.explain("redeem:" .. name, true, "{1:points} of {2} available", reward.points, account.available)
   ctx.ledger_add(who, -reward.points, { kind = "redeem", rule = name, note = reward.description })
 end
 
@@ -280,23 +272,29 @@ local function expire(ctx, as_of)
 end
 
 -- Re-evaluation: customers whose window no longer reaches their tier keep it
--- for tier_grace_days, then move down to the tier they reach.
+-- for tier_grace_days, then move down to the tier they reach. Only customers
+-- who ever left the first tier are looked at: moving up is judged when points
+-- are earned.
 local function reevaluate(ctx, as_of)
   local config = ctx.config
   local since = L.add_months(as_of, -config.tier_window_months)
-  local value = {}
-  for _, row in ipairs(cx.query([[
-      SELECT c.external_id AS customer, SUM(l.points) AS points, SUM(l.spend_cents) AS spend
-      FROM ledger l JOIN customers c ON c.id = l.customer_id LEFT JOIN ledger o ON o.id = l.lot_id
-      WHERE l.kind IN ('earn', 'bonus', 'clawback') AND COALESCE(o.at, l.at) > ?1
-      GROUP BY l.customer_id]], since)) do
-    value[row.customer] = config.tier_basis == "points" and row.points or row.spend
-  end
-  ctx.each_customer(function(who, facts)
+  local rows = cx.query([[
+    SELECT c.external_id AS customer,
+      (SELECT COALESCE(SUM(l.points), 0) FROM ledger l WHERE l.customer_id = h.customer_id
+         AND l.kind IN ('earn', 'bonus', 'clawback')
+         AND COALESCE((SELECT o.at FROM ledger o WHERE o.id = l.lot_id), l.at) > ?1) AS points,
+      (SELECT COALESCE(SUM(l.spend_cents), 0) FROM ledger l WHERE l.customer_id = h.customer_id
+         AND l.kind IN ('earn', 'bonus', 'clawback')
+         AND COALESCE((SELECT o.at FROM ledger o WHERE o.id = l.lot_id), l.at) > ?1) AS spend
+    FROM (SELECT DISTINCT customer_id FROM tier_history) h JOIN customers c ON c.id = h.customer_id
+    ORDER BY h.customer_id]], since)
+  for _, row in ipairs(rows) do
+    local who = row.customer
+    local facts = ctx.facts(who)
+    local value = config.tier_basis == "points" and row.points or row.spend
     local index = current_tier(facts)
-    local reached = L.tier_index(rules.tiers, value[who] or 0)
-    local amount = config.tier_basis == "points" and plural(value[who] or 0, "point")
-      or (cx.money.format(value[who] or 0) .. " spent")
+    local reached = L.tier_index(rules.tiers, value)
+    local amount = config.tier_basis == "points" and plural(value, "point") or (cx.money.format(value) .. " spent")
     local window = ("%s in the %d months to %s"):format(amount, config.tier_window_months, cx.time.date(as_of))
     if reached > index then
       local tier = rules.tiers[reached]
@@ -317,7 +315,8 @@ local function reevaluate(ctx, as_of)
     elseif facts.grace_until then
       facts.grace_until = nil
     end
-  end)
+    ctx.facts_set(who, facts)
+  end
 end
 
 return {
@@ -360,6 +359,7 @@ return {
     end
     check(c.points_per_unit >= 0, "points_per_unit must not be negative")
     rules.rate_milli = L.basis_points(c.points_per_unit) // 10
+    rules.base_note = c.points_per_unit .. " per 1.00"
     check(c.daily_cap >= 0 and math.type(c.daily_cap) == "integer", "daily_cap must be a whole number, 0 or more")
     check(c.expiry_months >= 0 and math.type(c.expiry_months) == "integer", "expiry_months must be a whole number, 0 or more")
     check(c.tier_basis == "points" or c.tier_basis == "spend_cents",
@@ -383,7 +383,8 @@ return {
       check(not rules.tier_index[tier.name], "tiers: two tiers named %s", tier.name)
       local m = tier.multiplier or 1
       check(type(m) == "number" and m > 0, "tiers[%d] (%s): multiplier must be a number above 0", i, tier.name)
-      rules.tiers[i] = { name = tier.name, min = tier.min, bp = L.basis_points(m) }
+      local bp = L.basis_points(m)
+      rules.tiers[i] = { name = tier.name, min = tier.min, bp = bp, times = times(bp), label = times(bp) .. " " .. tier.name }
       rules.tier_index[tier.name] = i
     end
     local names = {}
@@ -403,7 +404,8 @@ return {
       -- `to` is a day: the promotion runs to its end.
       local to_end = #tostring(p.to) <= 10 and to + DAY or to
       rules.promotions[#rules.promotions + 1] = {
-        name = name, from = from, to = to_end, bp = L.basis_points(p.multiplier),
+        name = name, rule = "promotion:" .. name, from = from, to = to_end, bp = L.basis_points(p.multiplier),
+        times = times(L.basis_points(p.multiplier)), label = times(L.basis_points(p.multiplier)) .. " " .. name,
         touchpoint = p.touchpoint, category = p.category,
         span = ("%s to %s"):format(cx.time.date(from), cx.time.date(to_end - 1)),
       }

@@ -12,11 +12,12 @@
  *  - every write happens inside store_begin/store_commit; an event and the
  *    effects plugins derive from it sit inside a savepoint within it, so a
  *    failing plugin takes back exactly that event.
- *  - every effect names its origin (plugin and event). Ledger entries,
- *    scores, outbox messages and tags leave one row each in the audit trail;
- *    a fact (a plugin's working state about a customer, such as a purchase
- *    count) carries its origin on its own row: the plugin and the event that
- *    last set it.
+ *  - every effect names its origin (plugin and event). Scores, outbox
+ *    messages and tags leave one row each in the audit trail. Rows that
+ *    carry their origin themselves have none: ledger entries, tier changes
+ *    and refund decisions (append-only, each naming its plugin and event),
+ *    and a customer's facts (a plugin's working state, such as a purchase
+ *    count), whose row names the event that last changed them.
  *  - functions return 0 on success and -1 with err filled in on failure,
  *    unless said otherwise. */
 #ifndef CXHOST_STORE_H
@@ -141,8 +142,8 @@ int store_tag_has(store *s, store_id customer, const char *tag, cx_error *err);
  * entry is a lot of points: pending until available_at, and what is left of
  * it expiring at expires_at. A negative entry with a lot takes from that
  * entry first (a clawback, an expiry), one without from the oldest
- * available lots (a redemption). The store keeps each customer's balance,
- * the sum of their entries, in the table balances. */
+ * available lots (a redemption). A balance is always the sum of the
+ * entries: no copy is kept that could disagree with them. */
 typedef struct store_ledger_entry {
     int64_t points;      /* positive earns, negative spends */
     const char *kind;    /* "earn", "redeem", "expire", "adjust", ... */
@@ -188,10 +189,9 @@ typedef struct store_refund {
 int store_refund_add(store *s, const store_origin *o, store_id customer, const store_refund *r, store_id *id,
                      cx_error *err);
 
-/* Adds a free-form row to the audit trail (an explanation of a decision). */
-int store_audit_add(store *s, const store_origin *o, store_id customer, const char *effect, const char *detail,
-                    cx_error *err);
-
+/* Keeps what the plugins said of an event (ctx.explain): a JSON object,
+ * { "plugin": [ { "rule", "fired", "reason", "values" }, ... ] }. */
+int store_explanation_write(store *s, store_id event, const char *json, size_t len, cx_error *err);
 /* One of "sense", "feel", "think", "act", "relate"; score 0..100; touchpoint 0
  * for the customer's overall score in that module. */
 int store_score_set(store *s, const store_origin *o, store_id customer, const char *module,

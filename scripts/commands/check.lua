@@ -8,19 +8,9 @@ local function problem(text, ...)
 end
 local money = cx.money.format
 
--- 1. The balance the store keeps for each customer is the sum of their entries.
-for _, r in ipairs(cx.query([[
-    SELECT c.external_id AS customer, b.points AS kept, b.entries AS kept_entries, s.points, s.entries
-    FROM customers c LEFT JOIN balances b ON b.customer_id = c.id
-    LEFT JOIN (SELECT customer_id, SUM(points) AS points, COUNT(*) AS entries FROM ledger GROUP BY customer_id) s
-      ON s.customer_id = c.id
-    WHERE b.points IS NOT s.points OR b.entries IS NOT s.entries]])) do
-  problem("customer %s: the kept balance is %s points over %s entries, but the ledger adds up to %s over %s",
-    r.customer, tostring(r.kept or 0), tostring(r.kept_entries or 0), tostring(r.points or 0), tostring(r.entries or 0))
-end
-
--- 2. Every customer's entries replayed: no redemption beyond what was
--- available, no expiry beyond what a lot had left, lots that exist.
+-- 1. Every customer's entries replayed: their balance (the sum of the
+-- entries) is what their lots hold less any debt; no redemption beyond
+-- what was available, no expiry beyond what a lot had left, lots that exist.
 local entries = cx.query([[
   SELECT c.external_id AS customer, l.id, l.points, l.kind, l.rule, l.at, COALESCE(l.available_at, l.at) AS available_at,
     l.expires_at, l.lot_id AS lot, e.external_id AS event
@@ -39,7 +29,7 @@ while i <= #entries do
   end
 end
 
--- 3. A lot is taken back at most as far as it earned, and only by entries of its own customer.
+-- 2. A lot is taken back at most as far as it earned, and only by entries of its own customer.
 for _, r in ipairs(cx.query([[
     SELECT l.id, l.points, l.customer_id, (SELECT -SUM(x.points) FROM ledger x WHERE x.lot_id = l.id AND x.kind = 'clawback') AS back,
       (SELECT COUNT(*) FROM ledger x WHERE x.lot_id = l.id AND x.customer_id <> l.customer_id) AS foreign_entries
@@ -55,7 +45,7 @@ for _, r in ipairs(cx.query([[
   end
 end
 
--- 4. Refunds: never beyond what was paid, to the purchase's customer, and
+-- 3. Refunds: never beyond what was paid, to the purchase's customer, and
 -- each decision consistent with its amounts and its clawback entries.
 for _, r in ipairs(cx.query([[
     SELECT e.external_id AS purchase, e.amount_cents AS paid, SUM(r.approved_cents + r.deducted_cents) AS refunded
@@ -90,7 +80,7 @@ for _, r in ipairs(refunds) do
   end
 end
 
--- 5. Each customer's tier is the one their tier history ends with.
+-- 4. Each customer's tier is the one their tier history ends with.
 local tiers = cx.query([[
   SELECT c.external_id AS customer, json_extract(f.data, '$.loyalty.tier') AS tier,
     (SELECT h.tier FROM tier_history h WHERE h.customer_id = c.id ORDER BY h.id DESC LIMIT 1) AS last

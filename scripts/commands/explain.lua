@@ -13,6 +13,29 @@ if not ev then
   return 1, ("client '%s' has no event '%s'"):format(cx.client, id)
 end
 
+-- A reason's placeholders filled with its values: {1}, {2:money} (cents as
+-- 1,234.56), {3:date}, {4:time}, {5:points} ("1 point", "120 points").
+local function render(reason, values)
+  if not values then
+    return reason
+  end
+  return (reason:gsub("{(%d+):?(%a*)}", function(i, kind)
+    local v = values[tonumber(i)]
+    if v == nil then
+      return "none"
+    elseif kind == "money" then
+      return cx.money.format(v)
+    elseif kind == "date" then
+      return cx.time.date(v)
+    elseif kind == "time" then
+      return cx.time.iso(v)
+    elseif kind == "points" then
+      return v .. (v == 1 and " point" or " points")
+    end
+    return tostring(v)
+  end))
+end
+
 local function when(t)
   return t and cx.time.date(t) or "never"
 end
@@ -30,17 +53,29 @@ if ev.touchpoint then
 end
 print(head)
 
-local said = false
-for _, row in ipairs(cx.query([[SELECT plugin, detail FROM audit WHERE event_id = ?1 AND effect = 'explain' ORDER BY id]],
-    ev.row)) do
-  said = true
-  print("")
-  print(row.plugin .. ":")
-  for _, line in ipairs(cx.json.decode(row.detail)) do
-    print(("  %-8s %-24s %s"):format(line.fired and "fired" or "-", line.rule, line.reason))
+-- What each plugin said, in the order the plugins ran.
+local said = cx.query("SELECT data FROM explanations WHERE event_id = ?1", ev.row)[1]
+if said then
+  local order = {}
+  for i, p in ipairs(cx.plugins()) do
+    order[p.name] = i
   end
-end
-if not said then
+  local by_plugin = cx.json.decode(said.data)
+  local names = {}
+  for name in pairs(by_plugin) do
+    names[#names + 1] = name
+  end
+  table.sort(names, function(a, b)
+    return (order[a] or math.huge) < (order[b] or math.huge) or (order[a] == order[b] and a < b)
+  end)
+  for _, name in ipairs(names) do
+    print("")
+    print(name .. ":")
+    for _, line in ipairs(by_plugin[name]) do
+      print(("  %-8s %-24s %s"):format(line.fired and "fired" or "-", line.rule, render(line.reason, line.values)))
+    end
+  end
+else
   print("")
   print("no loyalty or refund rule was weighed for this event")
 end

@@ -75,7 +75,8 @@ assert_eq "cx.customer: the time zone is applied (09:00+01:00 is 08:00Z)" "2026-
   "$(e 'cx.time.iso(cx.customer("C-23").facts.lifecycle.last_purchase_at)')"
 assert_eq "cx.customer: a prospect" "prospect nil" \
   "$(e 'local f = cx.customer("C-99").facts.lifecycle return f.stage .. " " .. tostring(f.purchase_count)')"
-assert_eq "cx.customer: points and tags" "0 0" "$(e 'local c = cx.customer("C-17") return c.points .. " " .. #c.tags')"
+# The built-in loyalty plugin: a point per whole 1.00 of each purchase (49.90 and 12.00).
+assert_eq "cx.customer: points and tags" "61 0" "$(e 'local c = cx.customer("C-17") return c.points .. " " .. #c.tags')"
 assert_eq "cx.customer of nobody is nil" "nil" "$(e 'cx.customer("nobody")')"
 assert_eq "cx.customer with a number id" "nil" "$(e 'cx.customer(17)')"
 run eval --client ev 'cx.customer()'
