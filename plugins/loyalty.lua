@@ -192,10 +192,16 @@ local function on_purchase(ev, ctx)
   if rules.windows then
     local days = return_days(category or "default")
     if days > 0 then
-      available_at = ev.at + days * DAY
+      -- The window includes its last second; the points are spendable from the next.
+      available_at = ev.at + days * DAY + 1
+      ctx.explain("pending", true, "until {1:time}, when the {2}-day return window closes", available_at - 1, days)
     end
   end
   local expiry = expires_at(ctx, ev.at)
+  if expiry then
+    ctx.explain("expiry", true, "what is left of them expires on {1:date}, {2} months after the day earned", expiry,
+      config.expiry_months)
+  end
   ctx.ledger_add(who, points, {
     kind = "earn", rule = "purchase", note = applied and (rules.base_note .. " " .. applied) or rules.base_note,
     available_at = available_at,
