@@ -285,4 +285,37 @@ run explain --client fail --event rd-1
 assert_status "--skip-bad: nothing to explain for the failed event" 1
 check_ok fail
 
+# --- ctx.explain in a client's own plugin --------------------------------------------------------
+# Placeholders are filled only when shown: {1} as it is, {2:money} cents as 1,234.56, {3:date} and
+# {4:time} Unix seconds (2026-03-02T10:00:00Z = 1772445600), {5:points} "1 point" / "N points"; a
+# value that is missing shows as "none". A table as a value is an error naming it.
+cx client add own >/dev/null
+plugin own why.lua <<'LUA'
+return {
+  name = "why", version = "1",
+  events = { "visit", "bad" },
+  on_event = function(ev, ctx)
+    if ev.type == "bad" then
+      ctx.explain("table", false, "{1}", { 1 })
+    end
+    ctx.explain("greeting", true, "{1} paid {2:money} on {3:date} at {4:time} for {5:points}, then {6}",
+      "ann", 123456, ev.at, ev.at, 1, nil)
+    ctx.explain("plain", false, "no values at all")
+  end,
+}
+LUA
+printf '{"id":"v-1","type":"visit","customer":"ann","at":"2026-03-02T10:00:00Z"}\n' >"$TMP/own.ndjson"
+run import --client own "$TMP/own.ndjson"
+assert_status "a plugin that explains imports" 0
+run explain --client own --event v-1
+assert_contains "the plugin's section" "$OUT" $'why:\n  fired    greeting'
+assert_contains "placeholders filled when shown" "$OUT" \
+  "ann paid 1,234.56 on 2026-03-02 at 2026-03-02T10:00:00Z for 1 point, then none"
+assert_match "a line that did not fire" "$OUT" "  - +plain +no values at all"
+printf '{"id":"b-1","type":"bad","customer":"ann","at":"2026-03-03T10:00:00Z"}\n' >"$TMP/bad.ndjson"
+run import --client own "$TMP/bad.ndjson"
+assert_status "a table as a value fails the event" 1
+assert_contains "the error names the value" "$ERR" "ctx.explain: value 1 is a table (numbers, texts and booleans only)"
+assert_eq "the failed event left no explanation" "1" "$(q own "SELECT COUNT(*) AS n FROM explanations")"
+
 finish
