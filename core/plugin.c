@@ -441,13 +441,17 @@ static int ctx_ledger_add(lua_State *L)
     return 1;
 }
 
-/* ctx.ledger_sum(customer, since, {kind, ...}) [-3, +2, e]: the points and
- * spend of the customer's entries of those kinds counted after `since`. */
+/* ctx.ledger_sum(customer, since, {kind, ...} [, until]) [-(3|4), +2, e]:
+ * the points and spend of the customer's entries of those kinds counted
+ * after `since` (and before `until`, both exclusive). */
 static int ctx_ledger_sum(lua_State *L)
 {
     struct plugin *p = ctx_plugin(L);
     int64_t since = luaL_checkinteger(L, 2);
     luaL_checktype(L, 3, LUA_TTABLE);
+    int64_t until = luaL_optinteger(L, 4, INT64_MAX);
+    if (until <= since)
+        return luaL_error(L, "ctx.ledger_sum: until must be after since");
     store_id customer = 0;
     cx_error err;
     int found = find_customer(p->set, luaL_checkstring(L, 1), &customer, &err);
@@ -474,7 +478,7 @@ static int ctx_ledger_sum(lua_State *L)
             }
         }
         buf_add_char(&kinds, ']');
-        int rc = store_ledger_sum(p->set->st, customer, since, buf_str(&kinds), &points, &spend, &err);
+        int rc = store_ledger_sum(p->set->st, customer, since, until, buf_str(&kinds), &points, &spend, &err);
         buf_free(&kinds);
         if (rc < 0)
             return luaL_error(L, "ctx.ledger_sum: %s", err.text);

@@ -353,7 +353,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_LEDGER_SUM] =
         "SELECT COALESCE(SUM(l.points), 0), COALESCE(SUM(l.spend_cents), 0) FROM ledger l"
         " WHERE l.customer_id = ?1 AND l.kind IN (SELECT value FROM json_each(?3))"
-        " AND COALESCE((SELECT o.at FROM ledger o WHERE o.id = l.lot_id), l.at) > ?2",
+        " AND COALESCE((SELECT o.at FROM ledger o WHERE o.id = l.lot_id), l.at) BETWEEN ?2 + 1 AND ?4 - 1",
     [ST_EXPLANATION] = "INSERT INTO explanations(event_id, data) VALUES (?1, ?2)",
     [ST_TIER_RECORD] =
         "INSERT INTO tier_history(customer_id, tier, previous, at, reason, plugin, event_id)"
@@ -1085,8 +1085,8 @@ int store_ledger_balance(store *s, store_id customer, int64_t *points, cx_error 
     return store_step_int(s, st, points, err, "reading a balance") < 0 ? -1 : 0;
 }
 
-int store_ledger_sum(store *s, store_id customer, int64_t since, const char *kinds_json, int64_t *points,
-                     int64_t *spend_cents, cx_error *err)
+int store_ledger_sum(store *s, store_id customer, int64_t since, int64_t until, const char *kinds_json,
+                     int64_t *points, int64_t *spend_cents, cx_error *err)
 {
     sqlite3_stmt *st = store_stmt(s, ST_LEDGER_SUM, err);
     if (!st)
@@ -1094,6 +1094,7 @@ int store_ledger_sum(store *s, store_id customer, int64_t since, const char *kin
     sqlite3_bind_int64(st, 1, customer);
     sqlite3_bind_int64(st, 2, since);
     bind_text(st, 3, kinds_json);
+    sqlite3_bind_int64(st, 4, until);
     int rc = sqlite3_step(st);
     *points = *spend_cents = 0;
     if (rc == SQLITE_ROW) {

@@ -26,6 +26,7 @@
 
 local L = cx.loyalty
 local DAY = L.DAY
+local EARNED = { "earn", "bonus" }   -- the kinds the daily cap counts
 
 -- What on_load makes of the settings.
 local rules = {
@@ -60,14 +61,16 @@ end
 
 -- Adds points to the customer's day, within the daily cap: returns what may
 -- be earned of `points`, and explains a cap that bites.
-local function within_cap(ctx, facts, points, at)
+local function within_cap(ctx, who, facts, points, at)
   local cap = ctx.config.daily_cap
   if cap <= 0 then
     return points
   end
   local day = at // DAY
   if facts.cap_day ~= day then
-    facts.cap_day, facts.cap_points = day, 0
+    -- Another day than the last one counted: what the ledger holds for it (an
+    -- event may arrive after later ones).
+    facts.cap_day, facts.cap_points = day, ctx.ledger_sum(who, day * DAY - 1, EARNED, (day + 1) * DAY)
   end
   local room = math.max(0, cap - facts.cap_points)
   if points > room then
@@ -186,7 +189,7 @@ local function on_purchase(ev, ctx)
   local applied = #notes > 0 and table.concat(notes, " ") or nil
   ctx.explain("purchase", true, applied and "{1:points} for {2:money} at {3} per 1.00, {4}"
     or "{1:points} for {2:money} at {3} per 1.00", points, cents, config.points_per_unit, applied)
-  points = within_cap(ctx, facts, points, ev.at)
+  points = within_cap(ctx, who, facts, points, ev.at)
 
   local available_at
   if rules.windows then
@@ -218,16 +221,18 @@ local function on_bonus(ev, ctx, points)
   end
   local facts = ctx.facts(who)
   if rules.once_a_year[ev.type] then
+    -- The years already given, as text ("2026 2027"): events may come out of order.
     local year = cx.time.date(ev.at):sub(1, 4)
-    local key = "bonus_" .. ev.type .. "_year"
-    if facts[key] == year then
+    local key = "bonus_" .. ev.type .. "_years"
+    local given = facts[key] or ""
+    if given:find(year, 1, true) then
       ctx.explain("bonus:" .. ev.type, false, "already given in {1} (once a year)", year)
       return
     end
-    facts[key] = year
+    facts[key] = given == "" and year or (given .. " " .. year)
   end
   ctx.explain("bonus:" .. ev.type, true, "{1:points} for a {2}", points, ev.type)
-  points = within_cap(ctx, facts, points, ev.at)
+  points = within_cap(ctx, who, facts, points, ev.at)
   ctx.ledger_add(who, points, { kind = "bonus", rule = ev.type, expires_at = expires_at(ctx, ev.at) })
   upgrade(ctx, who, facts, ev.at, ctx.config.tier_basis == "points" and points or 0)
   ctx.facts_set(who, facts)

@@ -159,11 +159,11 @@ int store_ledger_add(store *s, const store_origin *o, store_id customer, const s
                      store_id *entry_id, cx_error *err);
 int store_ledger_balance(store *s, store_id customer, int64_t *points, cx_error *err);
 /* Sums the points and spend of the customer's entries whose kind is in
- * kinds_json (a JSON array of texts) and which count after `since`: an
- * entry with a lot counts at its lot's time, so a clawback leaves the
- * window with the purchase it takes back. */
-int store_ledger_sum(store *s, store_id customer, int64_t since, const char *kinds_json, int64_t *points,
-                     int64_t *spend_cents, cx_error *err);
+ * kinds_json (a JSON array of texts) and which count after `since` and
+ * before `until` (both exclusive): an entry with a lot counts at its lot's
+ * time, so a clawback leaves the window with the purchase it takes back. */
+int store_ledger_sum(store *s, store_id customer, int64_t since, int64_t until, const char *kinds_json,
+                     int64_t *points, int64_t *spend_cents, cx_error *err);
 
 /* Records a change of loyalty tier (append-only history). */
 int store_tier_record(store *s, const store_origin *o, store_id customer, const char *tier, const char *previous,

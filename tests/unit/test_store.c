@@ -430,12 +430,17 @@ static void test_lots_and_refunds(store *s)
     CHECK_EQ_INT(query_int(s, "SELECT available_at FROM ledger WHERE kind = 'earn' AND rule = 'purchase'"), 20000);
     CHECK_EQ_INT(query_int(s, "SELECT at FROM ledger WHERE kind = 'expire'"), 90000);
     /* The clawback (at 15000) counts at its lot's time (10000): inside a window from 9999, outside one from 10000. */
-    CHECK_EQ_INT(store_ledger_sum(s, customer, 9999, "[\"earn\",\"clawback\"]", &points, &spend, &err), 0);
+    CHECK_EQ_INT(store_ledger_sum(s, customer, 9999, INT64_MAX, "[\"earn\",\"clawback\"]", &points, &spend, &err), 0);
     CHECK_EQ_INT(points, 40);
     CHECK_EQ_INT(spend, 4000);
-    CHECK_EQ_INT(store_ledger_sum(s, customer, 10000, "[\"earn\",\"clawback\"]", &points, &spend, &err), 0);
+    CHECK_EQ_INT(store_ledger_sum(s, customer, 10000, INT64_MAX, "[\"earn\",\"clawback\"]", &points, &spend, &err), 0);
     CHECK_EQ_INT(points, 0);
     CHECK_EQ_INT(spend, 0);
+    /* Before `until` (exclusive): the lot at 10000 counts up to 10001, not up to 10000. */
+    CHECK_EQ_INT(store_ledger_sum(s, customer, 9999, 10001, "[\"earn\"]", &points, &spend, &err), 0);
+    CHECK_EQ_INT(points, 50);
+    CHECK_EQ_INT(store_ledger_sum(s, customer, 9999, 10000, "[\"earn\"]", &points, &spend, &err), 0);
+    CHECK_EQ_INT(points, 0);
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM tier_history WHERE tier = 'silver' AND previous = 'member'"), 1);
     CHECK_EQ_INT(query_int(s, "SELECT purchase_event_id FROM refunds WHERE external_id = 'e1'"),
                  query_int(s, "SELECT id FROM events WHERE external_id = 'e1'"));
