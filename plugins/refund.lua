@@ -189,12 +189,23 @@ local function status(approved, requested)
   return approved <= 0 and "rejected" or approved < requested and "partial" or "approved"
 end
 
-local function on_refund_request(ev, ctx)
+-- The purchase a request names, and the customer to decide for. When the
+-- purchase cannot be refunded at all, the rejection is stored and the
+-- purchase is nil.
+local function purchase_of(ctx, ev, kind, what, requested)
   local purchase, why = find_purchase(ev, ev.customer)
   local who = ev.customer or (purchase and purchase.customer)
-  assert(who, "a refund request needs a customer (or a purchase that has one)")
+  assert(who, what .. " needs a customer (or a purchase that has one)")
   if not purchase then
-    return reject(ctx, ev, who, nil, "return", "purchase", why, ev.amount_cents)
+    reject(ctx, ev, who, nil, kind, "purchase", why, requested)
+  end
+  return purchase, who
+end
+
+local function on_refund_request(ev, ctx)
+  local purchase, who = purchase_of(ctx, ev, "return", "a refund request", ev.amount_cents)
+  if not purchase then
+    return
   end
   local before, qty_before = refunded(purchase.id)
   local left = purchase.amount_cents - before
@@ -268,11 +279,9 @@ local function on_refund_request(ev, ctx)
 end
 
 local function on_price_match(ev, ctx)
-  local purchase, why = find_purchase(ev, ev.customer)
-  local who = ev.customer or (purchase and purchase.customer)
-  assert(who, "a price match needs a customer (or a purchase that has one)")
+  local purchase, who = purchase_of(ctx, ev, "price_match", "a price match", 0)
   if not purchase then
-    return reject(ctx, ev, who, nil, "price_match", "purchase", why)
+    return
   end
   local price = ev.amount_cents or (ev.data.price and cx.money.parse(tostring(ev.data.price)))
   if not price then
