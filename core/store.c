@@ -1495,9 +1495,14 @@ int store_query(store *s, const char *sql, const store_value *params, int nparam
         cx_error_set(err, "out of memory");
         return -1;
     }
-    for (int i = 0; i < ncols; i++)
-        names[i] = sqlite3_column_name(st, i);
+    int first = 1;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        /* Named after the first step: a statement whose bound values let
+         * SQLite pick a partial index is prepared again by that step, which
+         * frees the names read before it. */
+        for (int i = 0; first && i < ncols; i++)
+            names[i] = sqlite3_column_name(st, i);
+        first = 0;
         for (int i = 0; i < ncols; i++)
             column_value(st, i, &values[i]);
         if (fn(ud, ncols, names, values)) {
