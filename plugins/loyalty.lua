@@ -96,10 +96,11 @@ local function upgrade(ctx, who, facts, at, added)
     ctx.explain("tier_upgrade", false, "{1} is the top tier", rules.tiers[index].name)
     return
   end
-  local unit = config.tier_basis == "points" and "points" or "cents spent"
+  -- Points as they are, spend as money: "{1:money} spent".
+  local amount = config.tier_basis == "points" and "{1} points" or "{1:money} spent"
   if facts.qualifying_total < next_tier.min then
-    ctx.explain("tier_upgrade", false, "{1} {2} ever, below the {3} of {4}", facts.qualifying_total, unit,
-      next_tier.min, next_tier.name)
+    ctx.explain("tier_upgrade", false, amount .. " ever, below the {2} of {3}", facts.qualifying_total,
+      config.tier_basis == "points" and next_tier.min or cx.money.format(next_tier.min), next_tier.name)
     return
   end
   local since = L.add_months(at, -config.tier_window_months)
@@ -107,8 +108,9 @@ local function upgrade(ctx, who, facts, at, added)
   local value = config.tier_basis == "points" and points or spend
   local reached = L.tier_index(rules.tiers, value)
   if reached <= index then
-    ctx.explain("tier_upgrade", false, "{1} {2} in the {3} months to {4:date}, below the {5} of {6}", value, unit,
-      config.tier_window_months, at, next_tier.min, next_tier.name)
+    ctx.explain("tier_upgrade", false, amount .. " in the {2} months to {3:date}, below the {4} of {5}", value,
+      config.tier_window_months, at, config.tier_basis == "points" and next_tier.min or cx.money.format(next_tier.min),
+      next_tier.name)
   else
     local tier = rules.tiers[reached]
     local reason = ("%s %s in the %s months to %s (%s needs %s)"):format(
@@ -154,7 +156,8 @@ local function on_purchase(ev, ctx)
       notes[#notes + 1] = times(m) .. " " .. ev.touchpoint
       ctx.explain("touchpoint_multiplier", true, "{1} at touchpoint {2}", times(m), ev.touchpoint)
     else
-      ctx.explain("touchpoint_multiplier", false, "none for touchpoint {1}", ev.touchpoint)
+      ctx.explain("touchpoint_multiplier", false, ev.touchpoint and "none for touchpoint {1}"
+        or "the purchase names no touchpoint", ev.touchpoint)
     end
   end
   if rules.has_category_multipliers then
@@ -165,7 +168,8 @@ local function on_purchase(ev, ctx)
       notes[#notes + 1] = times(m) .. " " .. category
       ctx.explain("category_multiplier", true, "{1} for category {2}", times(m), category)
     else
-      ctx.explain("category_multiplier", false, "none for category {1}", category)
+      ctx.explain("category_multiplier", false, category and "none for category {1}"
+        or "the purchase names no category", category)
     end
   end
   for _, promo in ipairs(rules.promotions) do
@@ -193,7 +197,16 @@ local function on_purchase(ev, ctx)
 
   local available_at
   if rules.windows then
+    -- The longest window of the purchase and its lines: until then some of it may come back.
     local days = return_days(category or "default")
+    local lines = rules.need_category and ev.data.lines
+    if type(lines) == "table" then
+      for _, line in ipairs(lines) do
+        if type(line) == "table" and line.category then
+          days = math.max(days, return_days(line.category))
+        end
+      end
+    end
     if days > 0 then
       -- The window includes its last second; the points are spendable from the next.
       available_at = ev.at + days * DAY + 1

@@ -94,8 +94,12 @@ end
 for _, text in ipairs(problems) do
   print("problem: " .. text)
 end
-local summary = ("check '%s': %d customers with points, %d ledger entries, %d refund decisions"):format(
-  cx.client, customers, #entries, #refunds)
+local function count(n, one, many)
+  return ("%d %s"):format(n, n == 1 and one or many)
+end
+local summary = ("check '%s': %s, %s, %s"):format(cx.client, count(customers, "customer with points",
+  "customers with points"), count(#entries, "ledger entry", "ledger entries"),
+  count(#refunds, "refund decision", "refund decisions"))
 if #problems == 0 then
   print(summary .. ": all hold")
   return 0

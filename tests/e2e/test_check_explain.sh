@@ -51,7 +51,7 @@ new_client ok
 run check --client ok
 assert_status "check on a healthy store" 0
 assert_eq "check: the summary" \
-  "check 'ok': 2 customers with points, 4 ledger entries, 1 refund decisions: all hold" "$OUT"
+  "check 'ok': 2 customers with points, 4 ledger entries, 1 refund decision: all hold" "$OUT"
 assert_eq "check: ann has 100 - 40 - 50 points" "10" \
   "$(q ok "SELECT SUM(l.points) AS n FROM ledger l JOIN customers c ON c.id = l.customer_id WHERE c.external_id = 'ann'")"
 run check --client ok --help
