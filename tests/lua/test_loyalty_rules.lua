@@ -267,6 +267,18 @@ test("pending by category: 14 days, 30 for electronics (and 1 second)", function
   eq(acc.available, 0, "available")
 end)
 
+test("pending by line: a purchase with an electronics line waits for the longest window, 30 days", function()
+  -- No category of its own (14 days), one line in electronics (30 days): the TV may come back
+  -- until day 30, so the purchase's points are pending that long.
+  local id = "rwl-1"
+  eq(cx.ingest { id = id, type = "purchase", customer = "rwl", at = RW, amount = "300.00", touchpoint = "web",
+                 data = { lines = { { sku = "tv", qty = 1, unit_cents = 25000, category = "electronics" },
+                                    { sku = "cable", qty = 1, unit_cents = 5000 } } } },
+     "inserted", "cx.ingest result")
+  eq(entry(id).available_at, RW + 30 * DAY + 1, "available_at of a purchase with an electronics line")
+  check_invariants()
+end)
+
 test("custom reward: a mug for 120 points, once the points are available", function()
   local ok, err = pcall(cx.loyalty.redeem, "rw", "mug", { id = "rw-r0", at = RW + 14 * DAY })
   assert(not ok, "a redemption of pending points should fail")
