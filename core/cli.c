@@ -611,11 +611,11 @@ static const struct command commands[] = {
      "  --as-of DATE judge scores at DATE (default: the latest event's time)\n"},
     {"check", cmd_check, "cxhost check --client NAME",
      "Checks the client's loyalty ledger and refunds against each other and\n"
-     "prints every problem found: each customer's kept balance against the sum\n"
-     "of their entries, every lot replayed (no redemption beyond what was\n"
-     "available, no expiry beyond what was left), clawbacks against what the\n"
-     "purchase earned, refunds against what was paid, tiers against their\n"
-     "history. Exit status 0 when all holds, 1 when something is wrong.\n"},
+     "prints every problem found: every customer's entries replayed (their\n"
+     "balance is what their lots hold; no redemption beyond what was available,\n"
+     "no expiry beyond what was left), clawbacks against what the purchase\n"
+     "earned, refunds against what was paid, the loyalty plugin's tiers against\n"
+     "their history. Exit status 0 when all holds, 1 when something is wrong.\n"},
     {"explain", cmd_explain, "cxhost explain --client NAME --event ID",
      "Explains one event: every loyalty and refund rule that was weighed for it,\n"
      "whether it fired and why, and the ledger entries, tier changes and refund\n"
@@ -633,7 +633,8 @@ static const struct command commands[] = {
      "                  quantity); repeat for more lines\n"
      "  --reason TEXT   the customer's reason, kept with the request\n"
      "  --id ID         the request's id: the same id twice is decided once\n"
-     "                  (default: refund:PURCHASE:TIME)\n"
+     "                  (default: refund:PURCHASE:TIME[:CENTS][:LINES], from what\n"
+     "                  is asked, so the same command twice is decided once)\n"
      "  --at TIME       when it was asked (default: now)\n"},
     {"version", cmd_version, "cxhost version", "Prints the version of cxhost, Lua and the store schema.\n"},
     {"help", cmd_help, "cxhost help [COMMAND]", "Prints help on cxhost or on one command.\n"},

@@ -310,7 +310,7 @@ enum stmt_id {
     ST_TAG_ON, ST_TAG_OFF, ST_TAG_HAS, ST_LEDGER_ADD, ST_LEDGER_BALANCE, ST_SCORE_SET,
     ST_OUTBOX_ADD, ST_LATEST_EVENT, ST_IMPORT_BEGIN, ST_IMPORT_FINISH, ST_STATE_LOAD,
     ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_CUSTOMER_DELETE, ST_TOUCHPOINT_DELETE, ST_CUSTOMER_MAX, ST_FACTS_CUSTOMERS,
-    ST_CELL_GET, ST_CELL_SET, ST_TOUCHPOINT_DESCRIBE, ST_LEDGER_SUM, ST_TIER_RECORD, ST_REFUND_ADD, ST_EXPLANATION, ST_COUNT
+    ST_CELL_GET, ST_CELL_SET, ST_TOUCHPOINT_DESCRIBE, ST_LEDGER_SUM, ST_LEDGER_LOT, ST_TIER_RECORD, ST_REFUND_ADD, ST_EXPLANATION, ST_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -354,6 +354,7 @@ static const char *const stmt_sql[ST_COUNT] = {
         "SELECT COALESCE(SUM(l.points), 0), COALESCE(SUM(l.spend_cents), 0) FROM ledger l"
         " WHERE l.customer_id = ?1 AND l.kind IN (SELECT value FROM json_each(?3))"
         " AND COALESCE((SELECT o.at FROM ledger o WHERE o.id = l.lot_id), l.at) BETWEEN ?2 + 1 AND ?4 - 1",
+    [ST_LEDGER_LOT] = "SELECT 1 FROM ledger WHERE id = ?1 AND customer_id = ?2 AND points > 0",
     [ST_EXPLANATION] = "INSERT INTO explanations(event_id, data) VALUES (?1, ?2)",
     [ST_TIER_RECORD] =
         "INSERT INTO tier_history(customer_id, tier, previous, at, reason, plugin, event_id)"
@@ -1052,6 +1053,23 @@ int store_tag_has(store *s, store_id customer, const char *tag, cx_error *err)
 int store_ledger_add(store *s, const store_origin *o, store_id customer, const store_ledger_entry *e,
                      store_id *entry_id, cx_error *err)
 {
+    if (e->lot) {
+        /* A lot is one of the customer's own earlier entries that gave points. */
+        sqlite3_stmt *lot = store_stmt(s, ST_LEDGER_LOT, err);
+        int64_t found = 0;
+        if (!lot)
+            return -1;
+        sqlite3_bind_int64(lot, 1, e->lot);
+        sqlite3_bind_int64(lot, 2, customer);
+        int rc = store_step_int(s, lot, &found, err, "finding a ledger entry's lot");
+        if (rc < 0)
+            return -1;
+        if (rc == 0) {
+            cx_error_set(err, "entry %lld is not a lot of this customer (one of their entries that gave points)",
+                         (long long)e->lot);
+            return -1;
+        }
+    }
     sqlite3_stmt *st = store_stmt(s, ST_LEDGER_ADD, err);
     if (!st)
         return -1;

@@ -210,6 +210,15 @@ local function on_refund_request(ev, ctx)
   local before, qty_before = refunded(purchase.id)
   local left = purchase.amount_cents - before
   local wanted = ev.data.lines
+  if ev.at < purchase.at then
+    return reject(ctx, ev, who, purchase, "return", "request",
+      ("the request (%s) is dated before the purchase (%s)"):format(cx.time.iso(ev.at), cx.time.iso(purchase.at)),
+      ev.amount_cents)
+  end
+  if ev.amount_cents and ev.amount_cents <= 0 then
+    return reject(ctx, ev, who, purchase, "return", "request",
+      ("nothing to refund: %s requested"):format(fmt(ev.amount_cents)), 0)
+  end
   if wanted ~= nil and ev.amount_cents then
     return reject(ctx, ev, who, purchase, "return", "request", "a request gives either lines or an amount, not both",
       ev.amount_cents)
@@ -289,6 +298,10 @@ local function on_price_match(ev, ctx)
   end
   local days = ctx.config.price_match_days
   local closes = purchase.at + days * DAY
+  if ev.at < purchase.at then
+    return reject(ctx, ev, who, purchase, "price_match", "price_match",
+      ("the request (%s) is dated before the purchase (%s)"):format(cx.time.iso(ev.at), cx.time.iso(purchase.at)))
+  end
   if ev.at > closes then
     return reject(ctx, ev, who, purchase, "price_match", "price_match",
       ("the %d-day price-match window closed on %s"):format(days, cx.time.date(closes)))

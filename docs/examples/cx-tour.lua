@@ -25,6 +25,11 @@ print("nobody: " .. tostring(cx.customer("nobody")))
 local act = cx.experience.profile("ann").modules.act
 print(("ann's act score: %.1f, from %d observation(s)"):format(act.score, act.observations))
 
+-- cx.loyalty: a customer's points, worked out from the ledger's lots
+local points = cx.loyalty.account("ann")
+print(("ann's points: %d, %d of them available, %d pending"):format(points.balance, points.available,
+  points.pending))
+
 -- cx.time: Unix seconds (UTC) to text and back
 local t = cx.time.parse("2026-03-15T13:00:00+01:00")
 print(("time: %d = %s, day %s"):format(t, cx.time.iso(t), cx.time.date(t)))

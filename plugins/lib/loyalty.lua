@@ -9,8 +9,8 @@
 --   from the oldest lots that are available and unexpired at its time, first
 --   in, first out. What cannot be taken from lots is a debt, paid from the
 --   next points earned. Replaying the entries in the order they were written
---   gives every lot's remainder, so balances are always derived from the
---   ledger: the store's cached balance is checked against them.
+--   gives every lot's remainder; a balance is always the sum of the
+--   entries, and `cxhost check` verifies the lots add up to it.
 
 local DAY = 86400
 local M = {}

@@ -41,7 +41,8 @@ for _, r in ipairs(cx.query([[
     problem("entry %d earned %d points, but clawbacks took back %d", r.id, r.points, r.back)
   end
   if r.foreign_entries > 0 then
-    problem("entry %d is taken from by %d entries of another customer", r.id, r.foreign_entries)
+    problem("entry %d is taken from by %d %s of another customer", r.id, r.foreign_entries,
+      r.foreign_entries == 1 and "entry" or "entries")
   end
 end
 

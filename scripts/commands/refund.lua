@@ -16,6 +16,9 @@ if arg.amount then
   if not cents then
     return 2, "--amount: " .. why
   end
+  if cents <= 0 then
+    return 2, "--amount: give an amount above 0"
+  end
 end
 local at = arg.at or cx.time.iso(cx.time.now())
 local t, why = cx.time.parse(at)
@@ -30,7 +33,10 @@ if #arg.lines > 0 then
     data.lines[#data.lines + 1] = { sku = sku or text, qty = qty and tonumber(qty) or nil }
   end
 end
-local id = arg.id or ("refund:%s:%s"):format(arg.purchase, cx.time.iso(t))
+-- Without --id, the request's id is made of what it asks (purchase, time, amount, lines), so
+-- running the same command again is decided once and two different requests are not mixed up.
+local id = arg.id or ("refund:%s:%s%s%s"):format(arg.purchase, cx.time.iso(t),
+  arg.amount and (":" .. cx.money.parse(arg.amount)) or "", #arg.lines > 0 and (":" .. table.concat(arg.lines, ",")) or "")
 local result = cx.ingest({ id = id, type = "refund_request", customer = purchase.customer, at = t,
                            amount = arg.amount, data = data })
 local d = cx.query([[SELECT decision, reason, requested_cents, approved_cents, deducted_cents, clawback_points

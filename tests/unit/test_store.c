@@ -428,6 +428,10 @@ static void test_lots_and_refunds(store *s)
     CHECK_EQ_INT(store_ledger_add(s, &o, customer, &expire, NULL, &err), 0);
     CHECK(store_ledger_add(s, &o, customer, &expire, NULL, &err) < 0);   /* a lot expires once */
     CHECK_CONTAINS(err.text, "UNIQUE");
+    store_id other = 0;
+    CHECK_EQ_INT(store_customer_add(s, "lot-thief", 95000, &other, &err), 0);
+    CHECK(store_ledger_add(s, &o, other, &clawback, NULL, &err) < 0);    /* another customer's lot */
+    CHECK_CONTAINS(err.text, "is not a lot of this customer");
     CHECK_EQ_INT(store_tier_record(s, &o, customer, "silver", "member", "500 points in 12 months", &err), 0);
     store_refund r = {.request = "e1", .kind = "return", .purchase = "e1", .requested_cents = 1000,
                       .approved_cents = 1000, .clawback_points = 10, .clawback_policy = "within_balance",
