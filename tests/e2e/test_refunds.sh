@@ -527,4 +527,29 @@ assert_status "refund request with --amount and --line" 2
 assert_eq "refund request: bad requests stored nothing" "4" "$(q cli "SELECT COUNT(*) AS n FROM refunds")"
 check_ok cli
 
+# Requests that make no sense: an amount of 0 or below is a usage error; a request dated
+# before its purchase (c-1 was bought on 2026-03-02T10:00:00Z) is rejected and says why.
+run refund request --client cli --purchase c-1 --amount -5 --at 2026-03-04T10:00:00Z
+assert_status "refund request --amount -5" 2
+assert_contains "refund request --amount -5: why" "$ERR" "--amount: give an amount above 0"
+run refund request --client cli --purchase c-1 --amount 0 --at 2026-03-04T10:00:00Z
+assert_status "refund request --amount 0" 2
+run refund request --client cli --purchase c-1 --amount 1.00 --id early --at 2026-03-01T10:00:00Z
+assert_status "a request before the purchase is decided" 0
+assert_eq "a request before the purchase: rejected, with the reason" \
+  "rejected 0 rejected: the request (2026-03-01T10:00:00Z) is dated before the purchase (2026-03-02T10:00:00Z)" \
+  "$(q cli "SELECT decision || ' ' || approved_cents || ' ' || reason AS n FROM refunds WHERE external_id = 'early'")"
+# Without --id, the id is made of what is asked: the same command twice is decided once, a
+# different amount at the same time is a request of its own (c-1 is refunded in full by now:
+# rejected, but decided anew).
+run refund request --client cli --purchase c-1 --amount 1.00 --at 2026-03-04T10:00:00Z
+assert_contains "default id: purchase, time, cents" "$OUT" "request refund:c-1:2026-03-04T10:00:00Z:100"
+run refund request --client cli --purchase c-1 --amount 1.00 --at 2026-03-04T10:00:00Z
+assert_contains "default id: the same command again is decided once" "$OUT" "decided before"
+run refund request --client cli --purchase c-1 --amount 2.00 --at 2026-03-04T10:00:00Z
+assert_contains "default id: another amount at the same time is its own request" "$OUT" \
+  "request refund:c-1:2026-03-04T10:00:00Z:200
+rejected: purchase c-1 was refunded in full already (60.00)"
+check_ok cli
+
 finish
