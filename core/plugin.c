@@ -374,6 +374,15 @@ static int ctx_has_tag(lua_State *L)
     return 1;
 }
 
+/* Whether s (may be NULL) is one of the NULL-terminated list. */
+static int is_one_of(const char *s, const char *const *list)
+{
+    for (int i = 0; s && list[i]; i++)
+        if (strcmp(s, list[i]) == 0)
+            return 1;
+    return 0;
+}
+
 /* An optional string field of the options table at idx. [-0, +0, v] */
 static const char *opt_field(lua_State *L, int idx, const char *field, const char *fn)
 {
@@ -533,14 +542,9 @@ static int ctx_refund_record(lua_State *L)
         .rule = opt_field(L, 2, "rule", "refund_record"),
         .reason = opt_field(L, 2, "reason", "refund_record"),
     };
-    int ok_kind = 0, ok_decision = 0;
-    for (int i = 0; kinds[i]; i++)
-        ok_kind |= r.kind && strcmp(r.kind, kinds[i]) == 0;
-    for (int i = 0; decisions[i]; i++)
-        ok_decision |= r.decision && strcmp(r.decision, decisions[i]) == 0;
-    if (!ok_kind)
+    if (!is_one_of(r.kind, kinds))
         return luaL_error(L, "ctx.refund_record: kind must be return, price_match or compensation");
-    if (!ok_decision)
+    if (!is_one_of(r.decision, decisions))
         return luaL_error(L, "ctx.refund_record: decision must be approved, partial or rejected");
     if (!r.reason)
         return luaL_error(L, "ctx.refund_record: give a reason");
@@ -651,10 +655,7 @@ static int ctx_score_set(lua_State *L)
     ctx_check_writing(L, p, "score_set");
     store_id customer = ctx_customer(L, p, 1, "score_set");
     const char *module = luaL_checkstring(L, 2);
-    int known = 0;
-    for (int i = 0; modules[i]; i++)
-        known |= strcmp(module, modules[i]) == 0;
-    if (!known)
+    if (!is_one_of(module, modules))
         return luaL_error(L, "ctx.score_set: module '%s' is not one of sense, feel, think, act, relate", module);
     lua_Number score = luaL_checknumber(L, 3);
     if (!(score >= 0 && score <= 100))

@@ -39,9 +39,7 @@ local rules = {
   need_category = false,
 }
 
-local function plural(n, word)
-  return ("%s %s%s"):format(n, word, n == 1 and "" or "s")
-end
+local plural = L.plural
 
 -- "x1.5" for 15000 basis points.
 local function times(bp)
@@ -303,19 +301,13 @@ local function reevaluate(ctx, as_of)
   local config = ctx.config
   local since = L.add_months(as_of, -config.tier_window_months)
   local rows = cx.query([[
-    SELECT c.external_id AS customer,
-      (SELECT COALESCE(SUM(l.points), 0) FROM ledger l WHERE l.customer_id = h.customer_id
-         AND l.kind IN ('earn', 'bonus', 'clawback')
-         AND COALESCE((SELECT o.at FROM ledger o WHERE o.id = l.lot_id), l.at) > ?1) AS points,
-      (SELECT COALESCE(SUM(l.spend_cents), 0) FROM ledger l WHERE l.customer_id = h.customer_id
-         AND l.kind IN ('earn', 'bonus', 'clawback')
-         AND COALESCE((SELECT o.at FROM ledger o WHERE o.id = l.lot_id), l.at) > ?1) AS spend
-    FROM (SELECT DISTINCT customer_id FROM tier_history) h JOIN customers c ON c.id = h.customer_id
-    ORDER BY h.customer_id]], since)
+    SELECT c.external_id AS customer FROM (SELECT DISTINCT customer_id FROM tier_history) h
+    JOIN customers c ON c.id = h.customer_id ORDER BY h.customer_id]])
   for _, row in ipairs(rows) do
     local who = row.customer
     local facts = ctx.facts(who)
-    local value = config.tier_basis == "points" and row.points or row.spend
+    local points, spend = ctx.ledger_sum(who, since, L.QUALIFYING)
+    local value = config.tier_basis == "points" and points or spend
     local index = current_tier(facts)
     local reached = L.tier_index(rules.tiers, value)
     local amount = config.tier_basis == "points" and plural(value, "point") or (cx.money.format(value) .. " spent")

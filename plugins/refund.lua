@@ -32,9 +32,7 @@ local POLICIES = { only_pending = true, within_balance = true, unlimited = true,
 local is_purchase = {}
 local loyalty = nil   -- the loyalty plugin's settings (expiry of compensation points), if it runs
 
-local function plural(n, word)
-  return ("%s %s%s"):format(n, word, n == 1 and "" or "s")
-end
+local plural = L.plural
 
 local function window_days(ctx, category)
   local days = ctx.config.return_days

@@ -64,6 +64,11 @@ function M.add_months(t, n)
   return days_from_civil(y, m, d) * DAY + secs
 end
 
+-- "1 point", "120 points".
+function M.plural(n, word)
+  return ("%s %s%s"):format(n, word, n == 1 and "" or "s")
+end
+
 -- Midnight (UTC) of t's day.
 function M.day_start(t)
   return t // DAY * DAY
@@ -230,7 +235,7 @@ function M.redeem(customer, reward, opts)
   local row = cx.query([[SELECT l.points, l.rule FROM ledger l JOIN events e ON e.id = l.event_id
     WHERE e.external_id = ?1 AND l.kind = 'redeem']], id)[1]
   return { result = result, id = id, points = row and row.points, reward = row and row.rule,
-           available = M.account(customer, type(at) == "string" and cx.time.parse(at) or at).available }
+           available = M.account(customer, at).available }
 end
 
 return M

@@ -30,7 +30,7 @@ local function render(reason, values)
     elseif kind == "time" then
       return cx.time.iso(v)
     elseif kind == "points" then
-      return v .. (v == 1 and " point" or " points")
+      return cx.loyalty.plural(v, "point")
     end
     return tostring(v)
   end))
