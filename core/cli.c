@@ -10,9 +10,12 @@
 #include "embedded.h"
 #include "cxhost/buf.h"
 #include "cxhost/cli.h"
+#include "cxhost/console.h"
 #include "cxhost/ingest.h"
 #include "cxhost/progress.h"
+#include "cxhost/loop.h"
 #include "cxhost/reader.h"
+#include "cxhost/service.h"
 #include "cxhost/session.h"
 #include "cxhost/utc.h"
 #include "cxhost/workspace.h"
@@ -36,6 +39,11 @@ struct args {
     const char *reason;
     const char *id;
     const char *at;
+    const char *listen;      /* serve */
+    const char *repl;
+    const char *max_line;
+    const char *connect;     /* repl */
+    int no_watch;
     int nlines;
     const char *lines[64];   /* --line SKU[:QTY], repeatable */
     int yes;
@@ -365,6 +373,9 @@ static int cmd_run(struct args *a)
     buf_printf(&what, "script %s", path);
     int status = run_chunk(s, buf_str(&text), text.len, chunkname.data, what.data, 0,
                            a->npositional - 1, (char **)a->positional + 1, RESULTS_PRINT, NULL);
+    /* A script that set timers goes on until they are all done (cx.every: until Ctrl-C). */
+    if (status == EXIT_OK && loop_timers_count(session_timers(s)))
+        uv_run(loop_uv(), UV_RUN_DEFAULT);
     session_close(s);
     buf_free(&text);
     buf_free(&chunkname);
@@ -561,6 +572,63 @@ static int cmd_refresh(struct args *a)
     return status;
 }
 
+/* --- serve, repl ----------------------------------------------------------------------------- */
+
+static int cmd_serve(struct args *a)
+{
+    if (need_client(a, "serve") < 0)
+        return EXIT_USAGE;
+    if (!a->listen || a->npositional) {
+        fprintf(stderr, "usage: %s\n", find_command("serve")->usage);
+        return EXIT_USAGE;
+    }
+    service_options o = {a->listen, a->repl, 0, a->no_watch};
+    if (a->max_line) {
+        char *end;
+        long long n = strtoll(a->max_line, &end, 10);
+        if (*end || n < 64 || n > (1LL << 30)) {
+            fprintf(stderr, "cxhost serve: --max-line '%s' must be a number of bytes from 64 to 1073741824\n",
+                    a->max_line);
+            return EXIT_USAGE;
+        }
+        o.max_line = (size_t)n;
+    }
+    session *s;
+    if (open_session(a, &s) < 0)
+        return EXIT_FAILED;
+    cx_error err;
+    int status = service_run(s, &o, &err) < 0 ? EXIT_FAILED : EXIT_OK;
+    if (status != EXIT_OK)
+        fprintf(stderr, "cxhost serve: %s\n", err.text);
+    session_close(s);
+    return status;
+}
+
+static int cmd_repl(struct args *a)
+{
+    if (a->npositional || (a->connect && a->client)) {
+        fprintf(stderr, "usage: %s\n", find_command("repl")->usage);
+        return EXIT_USAGE;
+    }
+    if (a->connect) {
+        cx_error err;
+        int status = console_attach(a->connect, &err);
+        if (status < 0) {
+            print_error(err.text);
+            return EXIT_FAILED;
+        }
+        return status;
+    }
+    if (need_client(a, "repl") < 0)
+        return EXIT_USAGE;
+    session *s;
+    if (open_session(a, &s) < 0)
+        return EXIT_FAILED;
+    int status = console_run(&s);
+    session_close(s);
+    return status;
+}
+
 /* --- help ------------------------------------------------------------------------------------- */
 
 static int cmd_help(struct args *a);
@@ -636,6 +704,31 @@ static const struct command commands[] = {
      "                  (default: refund:PURCHASE:TIME[:CENTS][:LINES], from what\n"
      "                  is asked, so the same command twice is decided once)\n"
      "  --at TIME       when it was asked (default: now)\n"},
+    {"serve", cmd_serve, "cxhost serve --client NAME --listen HOST:PORT|unix:PATH [--repl PATH] [--max-line BYTES] "
+     "[--no-watch]",
+     "Runs the client as a service: events come in as NDJSON, one per line, over\n"
+     "any number of connections, and each line is answered with one line once the\n"
+     "event is committed with all its plugins' effects:\n"
+     "  {\"ok\":true,\"id\":\"ID\"}   ({\"ok\":true,\"id\":\"ID\",\"duplicate\":true} if it was there)\n"
+     "  {\"ok\":false,\"id\":\"ID\",\"error\":\"...\"}\n"
+     "SIGINT or SIGTERM: stop accepting, commit and answer what was received, exit 0.\n"
+     "SIGHUP, or a change in the client's plugins/ or config.lua: reload the plugins\n"
+     "(if they fail to load, the running ones stay). See docs/service.md.\n"
+     "  --listen ADDR     127.0.0.1:7070 (port 0 picks a free one), [::1]:7070, unix:PATH\n"
+     "  --repl PATH       a unix socket for `cxhost repl --connect PATH`\n"
+     "  --max-line BYTES  longer lines are refused (default 1048576)\n"
+     "  --no-watch        reload on SIGHUP only, not when files change\n"},
+    {"repl", cmd_repl, "cxhost repl --client NAME | --connect PATH",
+     "An interactive Lua prompt with cx and every plugin loaded. An expression's\n"
+     "value is shown (cx.query results as a table); a statement left open goes on\n"
+     "at the next line. Tab completes names (cx.exp<TAB>), the history is kept per\n"
+     "client (HOME/clients/NAME/.history), Ctrl-C stops a running statement or\n"
+     "clears the line, Ctrl-D leaves. Timers set with cx.every/cx.after/cx.at fire\n"
+     "while the prompt waits. .help lists the dot commands (.plugins .reload\n"
+     ".clients .use .timer .quit). With standard input from a pipe or a file it\n"
+     "runs the statements in order with no prompt, and exits 1 if one failed.\n"
+     "See docs/repl.md.\n"
+     "  --connect PATH   attach to a running service's REPL socket (serve --repl PATH)\n"},
     {"version", cmd_version, "cxhost version", "Prints the version of cxhost, Lua and the store schema.\n"},
     {"help", cmd_help, "cxhost help [COMMAND]", "Prints help on cxhost or on one command.\n"},
     {NULL, NULL, NULL, NULL},
@@ -730,6 +823,16 @@ static int parse_args(const char *command, int argc, char **argv, struct args *a
             rc = option_value(argc, argv, &i, &a->id);
         else if (strcmp(arg, "--at") == 0)
             rc = option_value(argc, argv, &i, &a->at);
+        else if (strcmp(arg, "--listen") == 0)
+            rc = option_value(argc, argv, &i, &a->listen);
+        else if (strcmp(arg, "--repl") == 0)
+            rc = option_value(argc, argv, &i, &a->repl);
+        else if (strcmp(arg, "--max-line") == 0)
+            rc = option_value(argc, argv, &i, &a->max_line);
+        else if (strcmp(arg, "--connect") == 0)
+            rc = option_value(argc, argv, &i, &a->connect);
+        else if (strcmp(arg, "--no-watch") == 0)
+            a->no_watch = 1;
         else if (strcmp(arg, "--line") == 0) {
             if (a->nlines == (int)(sizeof a->lines / sizeof a->lines[0])) {
                 fprintf(stderr, "cxhost %s: at most %d --line options\n", command, a->nlines);
@@ -789,5 +892,7 @@ int cli_main(int argc, char **argv)
         print_command_help(c);
         return EXIT_OK;
     }
-    return c->run(&a);
+    int status = c->run(&a);
+    loop_finish();
+    return status;
 }

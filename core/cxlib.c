@@ -8,6 +8,7 @@
 #include "cxhost/buf.h"
 #include "cxhost/cxlib.h"
 #include "cxhost/ingest.h"
+#include "cxhost/loop.h"
 #include "cxhost/luahost.h"
 #include "cxhost/money.h"
 #include "cxhost/plugin.h"
@@ -16,6 +17,9 @@
 
 /* The registry key (its address) of the built-in libraries, name -> table. */
 static const char library_key = 0;
+/* The registry key of a weak-keyed table: cx.query's result -> its column
+ * names in order (the REPL prints the rows as a table with them). */
+static const char columns_key = 0;
 
 /* [-0, +0, -] */
 static session *cx_session(lua_State *L)
@@ -58,11 +62,55 @@ struct rows {
     lua_Integer n;
 };
 
+/* Keeps the column names of the rows table on top, at its first row.
+ * [-0, +0, m] */
+static void remember_columns(lua_State *L, int ncols, const char *const *names)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &columns_key) != LUA_TTABLE) {   /* [rows, cols?] */
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_createtable(L, 0, 1);
+        lua_pushliteral(L, "k");
+        lua_setfield(L, -2, "__mode");
+        lua_setmetatable(L, -2);
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &columns_key);
+    }                                                                   /* [rows, weak] */
+    lua_pushvalue(L, -2);
+    lua_createtable(L, ncols, 0);
+    for (int i = 0; i < ncols; i++) {
+        lua_pushstring(L, names[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+}
+
+int cxlib_push_query_columns(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) != LUA_TTABLE)
+        return 0;
+    idx = lua_absindex(L, idx);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &columns_key) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_pushvalue(L, idx);
+    if (lua_rawget(L, -2) != LUA_TTABLE) {
+        lua_pop(L, 2);
+        return 0;
+    }
+    lua_remove(L, -2);
+    return 1;
+}
+
 /* Appends one row table to the rows table on top. [-0, +0, m] */
 static int query_row(void *ud, int ncols, const char *const *names, const store_value *values)
 {
     struct rows *r = ud;
     lua_State *L = r->L;
+    if (r->n == 0)
+        remember_columns(L, ncols, names);
     lua_createtable(L, 0, ncols);
     for (int i = 0; i < ncols; i++) {
         cxlib_push_value(L, &values[i]);
@@ -443,7 +491,7 @@ static void add_group(lua_State *L, session *s, const char *name, const luaL_Reg
     lua_setfield(L, -2, name);
 }
 
-void cxlib_add(lua_State *L, int env, void *ud)
+void cxlib_add(lua_State *L, int env, const char *owner, void *ud)
 {
     static const luaL_Reg top[] = {
         {"query", cx_query}, {"customer", cx_customer}, {"ingest", cx_ingest},
@@ -457,6 +505,7 @@ void cxlib_add(lua_State *L, int env, void *ud)
     lua_newtable(L);                         /* [cx] */
     lua_pushlightuserdata(L, s);
     luaL_setfuncs(L, top, 1);
+    loop_add_functions(L, session_timers(s), owner);
     add_group(L, s, "time", time_fns);
     add_group(L, s, "money", money_fns);
     add_group(L, s, "json", json_fns);

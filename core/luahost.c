@@ -33,6 +33,8 @@ struct luahost {
     int64_t budget;          /* instructions per outermost call */
     int64_t spent;
     int killed;              /* budget spent: raise on every hook tick */
+    volatile sig_atomic_t interrupted;    /* luahost_interrupt: raise on every hook tick */
+    volatile sig_atomic_t running;        /* an outermost call runs */
     int depth;               /* nesting of luahost_call */
     /* Lazy mode (luahost_lazy_begin). The timer's signal handler runs on
      * this thread and reads these, so they are volatile sig_atomic_t. */
@@ -83,6 +85,12 @@ static void luahost_hook(lua_State *L, lua_Debug *ar)
     if (h->depth == 0)
         return;
     h->spent += lua_gethookcount(L);
+    if (h->interrupted) {
+        lua_sethook(L, luahost_hook, LUA_MASKCOUNT, 1);
+        if (L != h->L)
+            lua_sethook(h->L, luahost_hook, LUA_MASKCOUNT, 1);
+        luaL_error(L, "interrupted");
+    }
     if (h->killed || h->spent > h->budget) {
         h->killed = 1;
         lua_sethook(L, luahost_hook, LUA_MASKCOUNT, 1);
@@ -164,6 +172,22 @@ void luahost_set_print_fn(luahost *h, luahost_print_fn fn, void *ud)
     h->print_fn = fn;
     h->print_ud = ud;
 }
+
+void luahost_get_print_fn(const luahost *h, luahost_print_fn *fn, void **ud)
+{
+    *fn = h->print_fn;
+    *ud = h->print_ud;
+}
+
+void luahost_interrupt(luahost *h)
+{
+    if (!h->running)
+        return;
+    h->interrupted = 1;
+    lua_sethook(h->L, luahost_hook, LUA_MASKCOUNT, 1);
+}
+
+int luahost_running(const luahost *h) { return h->running; }
 
 /* --- lazy mode: the count hook only for calls that run long ----------------- */
 
@@ -447,7 +471,7 @@ void luahost_push_sandbox(luahost *h, const char *owner)
     lua_setfield(L, env, "_G");
 
     if (h->env_fn)
-        h->env_fn(L, env, h->env_ud);
+        h->env_fn(L, env, owner, h->env_ud);
 
     lua_newtable(L);                         /* [env, mt] */
     lua_pushcfunction(L, sandbox_undefined);
@@ -508,6 +532,8 @@ int luahost_call(luahost *h, int nargs, int nresults, const char *what, cx_error
     if (outermost) {
         h->spent = 0;
         h->killed = 0;
+        h->interrupted = 0;
+        h->running = 1;
         h->memory_refused = 0;
         if (h->lazy) {
             lua_sethook(L, NULL, 0, 0);
@@ -520,6 +546,18 @@ int luahost_call(luahost *h, int nargs, int nresults, const char *what, cx_error
     h->depth++;
     int status = lua_pcall(L, nargs, nresults, base);
     h->depth--;
+    if (outermost) {
+        h->running = 0;
+        if (h->interrupted) {
+            h->interrupted = 0;
+            lua_sethook(L, h->lazy ? NULL : luahost_hook, h->lazy ? 0 : LUA_MASKCOUNT, h->lazy ? 0 : HOOK_STEP);
+            if (status == LUA_OK) {
+                lua_settop(L, base - 1);
+                cx_error_set(err, "%s%sinterrupted", what ? what : "", what && what[0] ? ": " : "");
+                return -1;
+            }
+        }
+    }
     if (outermost && h->lazy) {
         h->lazy_running = 0;
         lua_sethook(L, NULL, 0, 0);
@@ -880,6 +918,7 @@ static int is_identifier(const char *s, size_t len)
 }
 
 static void describe(lua_State *L, int idx, int depth, int seen, buf *out);
+static void describe_key(lua_State *L, int idx, int seen, buf *out);
 
 /* Keys of the table at idx, sorted, as a new array table. [-0, +1, m] */
 static void describe_sorted_keys(lua_State *L, int idx)
@@ -929,30 +968,26 @@ static void describe_table(lua_State *L, int idx, int depth, int seen, buf *out)
     lua_pushboolean(L, 1);
     lua_rawset(L, seen);
     luaL_checkstack(L, 6, "describe");
-    lua_Integer n = table_array_length(L, idx);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, idx);   /* the list part; other keys follow */
     buf_add_str(out, "{");
-    if (n > 0) {
-        for (lua_Integer i = 1; i <= n; i++) {
-            buf_add_str(out, i > 1 ? ", " : " ");
-            lua_rawgeti(L, idx, i);
-            describe(L, lua_gettop(L), depth - 1, seen, out);
-            lua_pop(L, 1);
-        }
-    } else {
+    for (lua_Integer i = 1; i <= n; i++) {
+        buf_add_str(out, i > 1 ? ", " : " ");
+        lua_rawgeti(L, idx, i);
+        describe(L, lua_gettop(L), depth - 1, seen, out);
+        lua_pop(L, 1);
+    }
+    {
+        /* then the other keys, sorted (a table may be both a list and a map) */
         describe_sorted_keys(L, idx);        /* [keys] */
-        lua_Integer count = (lua_Integer)lua_rawlen(L, -1);
+        lua_Integer count = (lua_Integer)lua_rawlen(L, -1), shown = n;
         for (lua_Integer i = 1; i <= count; i++) {
-            buf_add_str(out, i > 1 ? ", " : " ");
             lua_rawgeti(L, -1, i);           /* [keys, k] */
-            size_t len = 0;
-            const char *name = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
-            if (name && is_identifier(name, len)) {
-                buf_add(out, name, len);
-            } else {
-                buf_add_char(out, '[');
-                describe(L, lua_gettop(L), 1, seen, out);
-                buf_add_char(out, ']');
+            if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1 && lua_tointeger(L, -1) <= n) {
+                lua_pop(L, 1);
+                continue;
             }
+            buf_add_str(out, shown++ ? ", " : " ");
+            describe_key(L, lua_gettop(L), seen, out);
             buf_add_str(out, " = ");
             lua_rawget(L, idx);              /* [keys, v] */
             describe(L, lua_gettop(L), depth - 1, seen, out);
@@ -999,14 +1034,89 @@ static void describe(lua_State *L, int idx, int depth, int seen, buf *out)
     }
 }
 
-/* [-3, +0, e]: the value, the depth and the buffer (light userdata). */
+/* The key at idx as a table shows it: name, or [value]. [-0, +0, e] */
+static void describe_key(lua_State *L, int idx, int seen, buf *out)
+{
+    size_t len = 0;
+    const char *name = lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, &len) : NULL;
+    if (name && is_identifier(name, len)) {
+        buf_add(out, name, len);
+    } else {
+        buf_add_char(out, '[');
+        describe(L, idx, 1, seen, out);
+        buf_add_char(out, ']');
+    }
+}
+
+/* The value at idx over several lines, indented by indent, when it does
+ * not fit in width on one: a table's entries one per line. [-0, +0, e] */
+static void describe_lines(lua_State *L, int idx, int indent, int width, int seen, buf *out)
+{
+    size_t mark = out->len;
+    idx = lua_absindex(L, idx);
+    describe(L, idx, 8, seen, out);
+    if (lua_type(L, idx) != LUA_TTABLE || (int)(out->len - mark) + indent <= width ||
+        luaL_getmetafield(L, idx, "__tostring") != LUA_TNIL || indent > 40)
+        return;
+    lua_pushvalue(L, idx);
+    if (lua_rawget(L, seen) != LUA_TNIL) {   /* [mark]: a cycle, already shown as such */
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pop(L, 1);
+    out->len = mark;
+    lua_pushvalue(L, idx);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, seen);
+    luaL_checkstack(L, 6, "describe");
+    lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
+    buf_add_str(out, "{\n");
+    for (lua_Integer i = 1; i <= n; i++) {
+        buf_printf(out, "%*s", indent + 2, "");
+        lua_rawgeti(L, idx, i);
+        describe_lines(L, lua_gettop(L), indent + 2, width, seen, out);
+        lua_pop(L, 1);
+        buf_add_str(out, ",\n");
+    }
+    describe_sorted_keys(L, idx);            /* [keys] */
+    lua_Integer count = (lua_Integer)lua_rawlen(L, -1);
+    for (lua_Integer i = 1; i <= count; i++) {
+        lua_rawgeti(L, -1, i);               /* [keys, k] */
+        if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1 && lua_tointeger(L, -1) <= n) {
+            lua_pop(L, 1);
+            continue;
+        }
+        buf_printf(out, "%*s", indent + 2, "");
+        describe_key(L, lua_gettop(L), seen, out);
+        buf_add_str(out, " = ");
+        lua_rawget(L, idx);                  /* [keys, v] */
+        describe_lines(L, lua_gettop(L), indent + 2, width, seen, out);
+        lua_pop(L, 1);
+        buf_add_str(out, ",\n");
+    }
+    lua_pop(L, 1);
+    buf_printf(out, "%*s}", indent, "");
+    lua_pushvalue(L, idx);
+    lua_pushnil(L);
+    lua_rawset(L, seen);
+}
+
+/* [-3, +0, e]: the value, the depth (or -width: over lines) and the buffer (light userdata). */
 static int describe_protected(lua_State *L)
 {
     buf *out = lua_touserdata(L, 3);
     int depth = (int)lua_tointeger(L, 2);
     lua_newtable(L);                         /* [v, depth, out, seen] */
-    describe(L, 1, depth, lua_gettop(L), out);
+    if (depth < 0)
+        describe_lines(L, 1, 0, -depth, lua_gettop(L), out);
+    else
+        describe(L, 1, depth, lua_gettop(L), out);
     return 0;
+}
+
+void luahost_describe_lines(lua_State *L, int idx, int width, buf *out)
+{
+    luahost_describe(L, idx, -(width > 20 ? width : 20), out);
 }
 
 void luahost_describe(lua_State *L, int idx, int depth, buf *out)

@@ -69,6 +69,8 @@ static int call_hook(plugin_set *ps, struct plugin *p, const char *hook, int nar
 
 static const char *const known_hooks[] = {"on_load", "on_event", "on_refresh", NULL};
 
+static void plugin_release(lua_State *L, struct plugin *p);
+
 static void plugin_free(struct plugin *p)
 {
     if (!p)
@@ -107,8 +109,12 @@ void plugin_set_free(plugin_set *ps)
     lua_rawsetp(L, LUA_REGISTRYINDEX, &ps->event_meta);
     lua_pushnil(L);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &ps->event);
-    for (int i = 0; i < ps->count; i++)
-        plugin_free(ps->items[i]);
+    /* The plugins' tables and contexts go with them: a reload must not keep
+     * the old ones alive in the registry. */
+    for (int i = 0; i < ps->count; i++) {
+        luaL_unref(L, LUA_REGISTRYINDEX, ps->items[i]->ctx_ref);
+        plugin_release(L, ps->items[i]);
+    }
     free(ps->items);
     free(ps->client);
     free(ps->plugin_dir);

@@ -644,14 +644,13 @@ static void add_free_member(reader *r, json_span key, json_span value)
     buf_add(&r->data, value.start, value.len);
 }
 
-static int ndjson_next(reader *r, cx_event *ev, cx_error *err)
+/* The record in r->ln as an event. */
+static int ndjson_record(reader *r, cx_event *ev, cx_error *err)
 {
-    int rc = next_nonblank(r, err), seen[F_COUNT] = {0};
+    int rc, seen[F_COUNT] = {0};
     json_cursor c;
     json_span key, value;
     const char *why;
-    if (rc <= 0)
-        return rc;
     clear_event(r);
     if (json_object_begin(&c, r->ln, r->ln_len, &why) == 0) {
         while ((rc = json_object_next(&c, &key, &value, &why)) == 1) {
@@ -675,6 +674,46 @@ static int ndjson_next(reader *r, cx_event *ev, cx_error *err)
     if (r->data.len)
         buf_add_char(&r->data, '}');
     return finish_event(r, ev, err);
+}
+
+static int ndjson_next(reader *r, cx_event *ev, cx_error *err)
+{
+    int rc = next_nonblank(r, err);
+    return rc <= 0 ? rc : ndjson_record(r, ev, err);
+}
+
+reader *reader_open_lines(const char *name)
+{
+    reader *r = xrealloc(NULL, sizeof *r);
+    memset(r, 0, sizeof *r);
+    r->filename = xstrdup(name ? name : "(input)");
+    r->fmt = READER_NDJSON;
+    r->eol = "";
+    return r;
+}
+
+int reader_parse_line(reader *r, const char *line, size_t len, long lineno, cx_event *ev, cx_error *err)
+{
+    memset(ev, 0, sizeof *ev);
+    clear_event(r);
+    if (len && line[len - 1] == '\r')
+        len--;
+    r->line = r->rec_line = lineno;
+    r->bytes += len;
+    r->ln = line;
+    r->ln_len = len;
+    r->had_nul = memchr(line, '\0', len) != NULL;
+    if (is_blank(line, len))
+        return 0;
+    buf_clear(&r->raw);
+    buf_add(&r->raw, line, len);
+    buf_clear(&r->problem);
+    return ndjson_record(r, ev, err);
+}
+
+const char *reader_last_id(const reader *r)
+{
+    return r->has[F_ID] ? buf_str(&r->text[F_ID]) : NULL;
 }
 
 /* ---- CDNOW ---- */

@@ -18,7 +18,10 @@ struct session {
     store *st;
     luahost *host;
     facts *facts;
+    loop_timers *timers;
     plugin_set *plugins;
+    luahost_print_fn redirect;   /* where print() goes while a REPL gathers output */
+    void *redirect_ud;
     int config_ref;
     int print_to_stderr;
 };
@@ -26,7 +29,9 @@ struct session {
 static void session_print(void *ud, const char *owner, const char *line)
 {
     session *s = ud;
-    if (s->print_to_stderr)
+    if (s->redirect)
+        s->redirect(s->redirect_ud, owner, line);
+    else if (s->print_to_stderr)
         fprintf(stderr, "%s/%s: %s\n", s->client, owner, line);
     else
         printf("%s\n", line);
@@ -286,7 +291,7 @@ int session_open(const char *home, const char *client, session **out, cx_error *
         goto done;
     if (!(s->host = luahost_new(0, err)))
         goto done;
-    if (!(s->facts = facts_new(s->host, s->st))) {
+    if (!(s->facts = facts_new(s->host, s->st)) || !(s->timers = loop_timers_new(s->host))) {
         cx_error_set(err, "out of memory");
         goto done;
     }
@@ -319,6 +324,7 @@ void session_close(session *s)
         return;
     if (s->st && store_in_transaction(s->st))
         store_rollback(s->st);
+    loop_timers_free(s->timers);
     plugin_set_free(s->plugins);
     facts_free(s->facts);
     luahost_free(s->host);
@@ -329,10 +335,70 @@ void session_close(session *s)
     free(s);
 }
 
+int session_reload(session *s, cx_error *err)
+{
+    if (store_in_transaction(s->st)) {
+        cx_error_set(err, "the store is busy with a write; reload between writes");
+        return -1;
+    }
+    lua_State *L = luahost_state(s->host);
+    int old_config = s->config_ref, generation = loop_timers_generation(s->timers);
+    size_t memory = luahost_memory_limit(s->host);
+    int64_t budget = luahost_instruction_budget(s->host);
+    plugin_set *old = s->plugins, *fresh = NULL;
+    buf plugins = BUF_INIT;
+    workspace_client_path(s->home, s->client, "plugins", &plugins);
+    /* The facts cache holds nothing between transactions, so the new
+     * plugins can share it. */
+    loop_timers_set_generation(s->timers, generation + 1);
+    if (session_load_config(s, err) < 0)
+        goto fail;
+    if (!(fresh = plugin_set_new(s->host, s->st, s->facts, s->client, plugins.data, s->config_ref))) {
+        cx_error_set(err, "out of memory");
+        goto fail;
+    }
+    if (plugin_load_all(fresh, err) < 0)
+        goto fail;
+    s->plugins = fresh;
+    if (session_apply_touchpoints(s, err) < 0) {
+        s->plugins = old;
+        goto fail;
+    }
+    plugin_set_free(old);
+    luaL_unref(L, LUA_REGISTRYINDEX, old_config);
+    loop_timers_cancel_generation(s->timers, generation);
+    buf_free(&plugins);
+    return 0;
+fail:
+    plugin_set_free(fresh);
+    if (s->config_ref != old_config)
+        luaL_unref(L, LUA_REGISTRYINDEX, s->config_ref);
+    s->config_ref = old_config;
+    luahost_set_memory_limit(s->host, memory);
+    luahost_set_instruction_budget(s->host, budget);
+    loop_timers_cancel_generation(s->timers, generation + 1);
+    loop_timers_set_generation(s->timers, generation);
+    buf_free(&plugins);
+    return -1;
+}
+
 store *session_store(session *s) { return s->st; }
+loop_timers *session_timers(session *s) { return s->timers; }
 luahost *session_lua(session *s) { return s->host; }
 plugin_set *session_plugins(session *s) { return s->plugins; }
 const char *session_client(const session *s) { return s->client; }
 const char *session_home(const session *s) { return s->home; }
 const char *session_dir(const session *s) { return s->dir; }
 void session_set_print_to_stderr(session *s, int on) { s->print_to_stderr = on; }
+
+void session_redirect_print(session *s, luahost_print_fn fn, void *ud)
+{
+    s->redirect = fn;
+    s->redirect_ud = ud;
+}
+
+void session_get_print_redirect(const session *s, luahost_print_fn *fn, void **ud)
+{
+    *fn = s->redirect;
+    *ud = s->redirect_ud;
+}

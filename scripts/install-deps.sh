@@ -3,7 +3,7 @@
 # Safe to run again: it installs nothing when everything is there.
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config liblua5.4-dev lua5.4 libuv1-dev libsqlite3-dev valgrind sqlite3)
+packages=(build-essential cmake pkg-config liblua5.4-dev lua5.4 libuv1-dev libsqlite3-dev libreadline-dev valgrind sqlite3 python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -25,9 +25,14 @@ void cxlib_push_value(lua_State *L, const store_value *v);
  * [-0, +0, -] */
 int cxlib_to_value(lua_State *L, int idx, store_value *v);
 
-/* Puts a fresh `cx` table for session s into the environment at env (it is
- * the luahost env function). [-0, +0, m] */
-void cxlib_add(lua_State *L, int env, void *s);
+/* Puts a fresh `cx` table for session s into the environment at env, for
+ * code owned by owner (it is the luahost env function). [-0, +0, m] */
+void cxlib_add(lua_State *L, int env, const char *owner, void *s);
+
+/* When the value at idx is a result of cx.query with rows, pushes the
+ * names of its columns in order (an array) and returns 1; else pushes
+ * nothing and returns 0. [-0, +(0|1), m] */
+int cxlib_push_query_columns(lua_State *L, int idx);
 
 /* Keeps the table at idx as library `name`: every cx made from now on has
  * a copy of it as cx.name. [-0, +0, m] */

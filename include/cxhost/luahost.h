@@ -24,9 +24,10 @@
 
 typedef struct luahost luahost;
 
-/* A function that adds to a new sandbox environment (at stack index env):
- * used to give every sandbox the `cx` table. [-0, +0, e] */
-typedef void (*luahost_env_fn)(lua_State *L, int env, void *ud);
+/* A function that adds to a new sandbox environment (at stack index env)
+ * for code owned by owner: used to give every sandbox the `cx` table.
+ * [-0, +0, e] */
+typedef void (*luahost_env_fn)(lua_State *L, int env, const char *owner, void *ud);
 
 /* print() in a sandbox calls this with the line it would print. */
 typedef void (*luahost_print_fn)(void *ud, const char *owner, const char *line);
@@ -59,6 +60,15 @@ int luahost_lazy_begin(luahost *h, cx_error *err);
 void luahost_lazy_end(luahost *h);
 void luahost_set_env_fn(luahost *h, luahost_env_fn fn, void *ud);
 void luahost_set_print_fn(luahost *h, luahost_print_fn fn, void *ud);
+void luahost_get_print_fn(const luahost *h, luahost_print_fn *fn, void **ud);
+
+/* Stops the running call as soon as its next hook tick comes, with the
+ * error "interrupted", which a pcall inside the code cannot swallow (as the
+ * spent budget). Safe to call from a signal handler (Ctrl-C), as lua.c
+ * does; a no-op when no call runs. */
+void luahost_interrupt(luahost *h);
+/* Whether a call runs now (a signal handler asks: interrupt, or clear the line?). */
+int luahost_running(const luahost *h);
 
 /* Pushes a new sandbox environment for code owned by `owner` (a plugin's
  * name, "script", "config"). It holds only: assert error ipairs next pairs
@@ -110,5 +120,8 @@ int luahost_push_json(lua_State *L, const char *text, size_t len, cx_error *err)
  * as { k = v } with sorted keys, nesting up to depth, cycles marked.
  * [-0, +0, m] */
 void luahost_describe(lua_State *L, int idx, int depth, buf *out);
+/* The same over several lines where it does not fit in width columns: each
+ * entry of a table on a line of its own, indented. [-0, +0, m] */
+void luahost_describe_lines(lua_State *L, int idx, int width, buf *out);
 
 #endif

@@ -49,6 +49,16 @@ reader *reader_open(FILE *fp, const char *filename, reader_format fmt, cx_error 
 int reader_next(reader *r, cx_event *ev, cx_error *err);
 int reader_failed(const reader *r);
 
+/* A reader of NDJSON lines that arrive one by one (the service's
+ * connections): name is used in messages ("NAME:LINE: ..."). */
+reader *reader_open_lines(const char *name);
+/* Parses one line (without its line end) numbered lineno: 1 with *ev (its
+ * strings live until the next call), 0 for a blank line, -1 for a bad line
+ * (err says why). */
+int reader_parse_line(reader *r, const char *line, size_t len, long lineno, cx_event *ev, cx_error *err);
+/* The id of the record last read, if it had one (also when it was bad). */
+const char *reader_last_id(const reader *r);
+
 long reader_line(const reader *r);                  /* first line of the last record */
 const char *reader_raw(const reader *r, size_t *len); /* its raw text, no line end */
 uint64_t reader_bytes(const reader *r);             /* bytes consumed so far */
