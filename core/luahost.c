@@ -968,7 +968,9 @@ static void describe_table(lua_State *L, int idx, int depth, int seen, buf *out)
     lua_pushboolean(L, 1);
     lua_rawset(L, seen);
     luaL_checkstack(L, 6, "describe");
-    lua_Integer n = (lua_Integer)lua_rawlen(L, idx);   /* the list part; other keys follow */
+    lua_Integer n = table_array_length(L, idx);   /* a list is shown as one; else every key */
+    if (n < 0)
+        n = 0;
     buf_add_str(out, "{");
     for (lua_Integer i = 1; i <= n; i++) {
         buf_add_str(out, i > 1 ? ", " : " ");
@@ -1069,7 +1071,9 @@ static void describe_lines(lua_State *L, int idx, int indent, int width, int see
     lua_pushboolean(L, 1);
     lua_rawset(L, seen);
     luaL_checkstack(L, 6, "describe");
-    lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
+    lua_Integer n = table_array_length(L, idx);
+    if (n < 0)
+        n = 0;
     buf_add_str(out, "{\n");
     for (lua_Integer i = 1; i <= n; i++) {
         buf_printf(out, "%*s", indent + 2, "");

@@ -666,8 +666,10 @@ static int ndjson_record(reader *r, cx_event *ev, cx_error *err)
         rc = -1;
     }
     if (rc < 0) {
-        /* a broken line: that is the one thing worth saying about it */
+        /* a broken line: that is the one thing worth saying about it, and
+         * nothing read from it (its id) can be trusted */
         buf_clear(&r->problem);
+        r->has[F_ID] = 0;
         note(r, "not a JSON object (%s at column %ld)", why, (long)(c.p - r->ln) + 1);
         return report(r, err);
     }

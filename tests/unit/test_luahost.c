@@ -1,8 +1,10 @@
 /* test_luahost.c: the Lua bridge on its own: the sandbox's allow-list, the
  * instruction budget (which pcall cannot swallow), the memory cap, errors with
  * tracebacks, JSON both ways and the display of values. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/time.h>
 #include <lua.h>
 #include <lauxlib.h>
 #include "check.h"
@@ -231,6 +233,61 @@ static void test_describe(void)
     CHECK_CONTAINS(value_of("return setmetatable({}, {__tostring = function() error('no') end})"), "cannot show it");
 }
 
+/* Ctrl-C, as the REPL delivers it: luahost_interrupt from a signal
+ * handler stops the running call, whatever pcall or coroutine it hides in,
+ * and the next call runs. */
+static void interrupt_now(int sig)
+{
+    (void)sig;
+    luahost_interrupt(host);
+}
+
+static int run_interrupted(const char *code)
+{
+    struct itimerval soon = {{0, 0}, {0, 50000}};
+    signal(SIGALRM, interrupt_now);
+    setitimer(ITIMER_REAL, &soon, NULL);
+    int rc = run(code, NULL);
+    signal(SIGALRM, SIG_DFL);
+    return rc;
+}
+
+static void test_interrupt(void)
+{
+    CHECK(!luahost_running(host));
+    luahost_interrupt(host);                           /* nothing runs: nothing happens */
+    CHECK_EQ_STR(value_of("return 1 + 1"), "2");
+    CHECK(run_interrupted("while true do end") < 0);
+    CHECK_CONTAINS(err.text, "interrupted");
+    CHECK(run_interrupted("while true do pcall(function() while true do end end) end") < 0);
+    CHECK_CONTAINS(err.text, "interrupted");
+    CHECK(run_interrupted("local co = coroutine.wrap(function() while true do end end); co()") < 0);
+    CHECK_CONTAINS(err.text, "interrupted");
+    CHECK(run_interrupted("while true do xpcall(function() while true do end end, function() return 1 end) end") < 0);
+    CHECK_CONTAINS(err.text, "interrupted");
+    CHECK_EQ_STR(value_of("local n = 0; for i = 1, 1000 do n = n + i end; return n"), "500500");
+}
+
+/* The REPL's display: a table that does not fit on a line gets a line per entry. */
+static void test_describe_lines(void)
+{
+    lua_State *L = luahost_state(host);
+    buf out = BUF_INIT;
+    luahost_push_sandbox(host, "test");
+    const char *code = "local t = {name = 'a rather long name for a customer', tags = {'gold', 'vip'}, n = 3}; "
+                       "t.self = t; return t";
+    CHECK(luahost_load(host, code, strlen(code), "=t", -1, &err) == 0);
+    CHECK(luahost_call(host, 0, 1, "t", &err) == 0);
+    luahost_describe_lines(L, -1, 40, &out);
+    CHECK_EQ_STR(buf_str(&out), "{\n  n = 3,\n  name = \"a rather long name for a customer\",\n  self = <cycle>,\n"
+                                "  tags = { \"gold\", \"vip\" },\n}");
+    buf_clear(&out);
+    luahost_describe_lines(L, -1, 200, &out);   /* it fits: one line */
+    CHECK_CONTAINS(buf_str(&out), "{ n = 3, name = ");
+    lua_pop(L, 2);
+    buf_free(&out);
+}
+
 int main(void)
 {
     host = luahost_new(0, &err);
@@ -247,6 +304,8 @@ int main(void)
     test_errors();
     test_json();
     test_describe();
+    test_describe_lines();
+    test_interrupt();
     luahost_free(host);
     return CHECK_DONE();
 }

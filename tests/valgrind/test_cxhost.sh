@@ -53,6 +53,46 @@ return {
 LUA
 printf 'id,type,customer,at\nc,visit,c1,2026-01-03\n' >"$home/boom.csv"
 expect 1 import --client v "$home/boom.csv"
+# the REPL from a pipe, with a timer and a failing statement
+printf '%s\n' 'x = {1, {a = 2}}' 'x' 'cx.query("SELECT type, COUNT(*) AS n FROM events GROUP BY type")' \
+  '.timer' 'cx.after(0.05, function() print("fired") end)' 'error("boom")' '.plugins' >"$home/repl.txt"
+expect_stdin() {
+  local want=$1 input=$2; shift 2
+  $VALGRIND "$CXHOST" --home "$home" "$@" <"$input" >"$home/out" 2>"$home/err"
+  local got=$?
+  if [ "$got" -eq "$want" ]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAILED (status $got, want $want): cxhost $* < $input" >&2
+    tail -n 30 "$home/err" >&2
+  fi
+}
+expect_stdin 1 "$home/repl.txt" repl --client v
+
+# the service: events in over a unix socket, a REPL attached, a reload, SIGTERM
+rm -f "$home/clients/v/plugins/boom.lua"
+$VALGRIND "$CXHOST" --home "$home" serve --client v --listen "unix:$home/ev.sock" --repl "$home/repl.sock" \
+  2>"$home/serve.err" &
+serve=$!
+for _ in $(seq 1 300); do grep -q listening "$home/serve.err" 2>/dev/null && break; sleep 0.1; done
+python3 - "$home/ev.sock" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(b'{"id":"s1","type":"purchase","customer":"c9","at":"2026-02-01T10:00:00Z","amount":"5.00"}\nbad\n')
+s.shutdown(socket.SHUT_WR)
+while s.recv(4096): pass
+PY
+printf '%s\n' 'cx.query("SELECT external_id FROM events WHERE external_id = \x27s1\x27")' '.reload' >"$home/attach.txt"
+expect_stdin 0 "$home/attach.txt" repl --connect "$home/repl.sock"
+grep -q '"s1"\|s1' "$home/out" || { failed=$((failed + 1)); echo "FAILED: the attached REPL did not see s1" >&2; }
+kill -HUP "$serve"; sleep 1
+kill -TERM "$serve"; wait "$serve"
+got=$?
+if [ "$got" -eq 0 ]; then passed=$((passed + 1)); else
+  failed=$((failed + 1)); echo "FAILED (status $got, want 0): cxhost serve under valgrind" >&2; tail -n 30 "$home/serve.err" >&2
+fi
+
 expect 0 client remove v --yes
 
 echo "$passed passed, $failed failed"
