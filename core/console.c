@@ -49,6 +49,9 @@ typedef struct console {
 } console;
 
 static console *the_console;
+/* An attached console waiting for the service's answer: Ctrl-C asks the
+ * service to stop the statement (a byte 0x03 on the socket). */
+static volatile sig_atomic_t waiting_remote, remote_interrupt;
 /* The Lua state a Ctrl-C stops, read by the signal handler. */
 static luahost *volatile interruptible;
 
@@ -163,17 +166,27 @@ static int remote_request(console *c, const char *op, const char *text)
     }
     buf_free(&req);
     buf_clear(&c->reply);
+    remote_interrupt = 0;
+    waiting_remote = 1;
     for (;;) {
         char chunk[4096];
         ssize_t n = read(c->fd, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR)
-            continue;               /* Ctrl-C: the statement runs in the service, under its budget */
+        if (n < 0 && errno == EINTR) {
+            if (remote_interrupt && write(c->fd, "\x03", 1) < 0)
+                break;
+            remote_interrupt = 0;
+            continue;
+        }
         if (n <= 0)
-            return -1;
+            break;
         buf_add(&c->reply, chunk, (size_t)n);
-        if (memchr(chunk, '\n', (size_t)n))
+        if (memchr(chunk, '\n', (size_t)n)) {
+            waiting_remote = 0;
             return 0;
+        }
     }
+    waiting_remote = 0;
+    return -1;
 }
 
 /* The string member name of the answer, decoded into out. */
@@ -350,7 +363,6 @@ static void on_line(char *line)
     }
     if (st == REPL_QUIT) {
         c->done = 1;
-        rl_callback_handler_remove();
         uv_stop(loop_uv());
         return;
     }
@@ -390,7 +402,9 @@ static void on_sigint(int sig)
 {
     (void)sig;
     luahost *h = interruptible;
-    if (h && luahost_running(h))
+    if (waiting_remote)
+        remote_interrupt = 1;
+    else if (h && luahost_running(h))
         luahost_interrupt(h);
     else if (the_console && the_console->interactive)
         uv_async_send(&the_console->interrupt);
@@ -435,8 +449,6 @@ static int run_interactive(console *c)
     uv_poll_start(&c->input, UV_READABLE, on_input);
     while (!c->done)
         uv_run(loop, UV_RUN_DEFAULT);
-    if (!c->done)
-        rl_callback_handler_remove();
     rl_callback_handler_remove();
     close_handle((uv_handle_t *)&c->input);
     close_handle((uv_handle_t *)&c->interrupt);
@@ -509,8 +521,6 @@ int console_run(session **s)
     } else {
         interruptible = session_lua(*s);
     }
-    char client[128];
-    snprintf(client, sizeof client, "%s", session_client(*s));
     int status = run(&c);
     if (interactive)
         history_close(&c);
@@ -519,7 +529,6 @@ int console_run(session **s)
         loop_timers_set_log(session_timers(*s), NULL, NULL);
     }
     repl_free(c.repl);
-    (void)client;
     return status;
 }
 

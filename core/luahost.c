@@ -173,12 +173,6 @@ void luahost_set_print_fn(luahost *h, luahost_print_fn fn, void *ud)
     h->print_ud = ud;
 }
 
-void luahost_get_print_fn(const luahost *h, luahost_print_fn *fn, void **ud)
-{
-    *fn = h->print_fn;
-    *ud = h->print_ud;
-}
-
 void luahost_interrupt(luahost *h)
 {
     if (!h->running)

@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
@@ -110,8 +113,8 @@ struct service {
     int64_t received, stored, duplicates, refused, batches;
 };
 
-static void logf_(service *svc, const char *fmt, ...) CX_PRINTF(2, 3);
-static void logf_(service *svc, const char *fmt, ...)
+static void say(service *svc, const char *fmt, ...) CX_PRINTF(2, 3);
+static void say(service *svc, const char *fmt, ...)
 {
     (void)svc;
     va_list ap;
@@ -260,7 +263,7 @@ static void queue_item(service *svc, connection *c, int kind, const char *text, 
         size_t cap = svc->capitems ? 2 * svc->capitems : 1024;
         item *items = realloc(svc->items, cap * sizeof *items);
         if (!items) {
-            logf_(svc, "out of memory; connection %d: line %ld dropped", c->number, c->line);
+            say(svc, "out of memory; connection %d: line %ld dropped", c->number, c->line);
             return;
         }
         svc->items = items;
@@ -461,8 +464,59 @@ static void repl_match(void *ud, const char *match)
     buf_add_json_string(out, match, strlen(match));
 }
 
+/* While a statement of an attached REPL runs, the loop is busy with it:
+ * a thread watches the connection for the byte 0x03 (Ctrl-C at the other
+ * end) and stops the statement as a signal handler would. */
+typedef struct interrupt_watch {
+    int fd;
+    int stop[2];
+    luahost *host;
+    pthread_t thread;
+} interrupt_watch;
+
+static void *watch_for_interrupt(void *arg)
+{
+    interrupt_watch *w = arg;
+    for (;;) {
+        struct pollfd fds[2] = {{w->fd, POLLIN, 0}, {w->stop[0], POLLIN, 0}};
+        if (poll(fds, 2, -1) < 0)
+            continue;
+        if (fds[1].revents)
+            return NULL;
+        unsigned char byte;
+        if (recv(w->fd, &byte, 1, MSG_PEEK) != 1 || byte != 0x03)
+            return NULL;           /* anything else waits for the loop */
+        if (recv(w->fd, &byte, 1, 0) == 1)
+            luahost_interrupt(w->host);
+    }
+}
+
+static int watch_start(interrupt_watch *w, connection *c)
+{
+    uv_os_fd_t fd;
+    if (uv_fileno(&c->h.handle, &fd) != 0 || pipe(w->stop) != 0)
+        return -1;
+    w->fd = fd;
+    w->host = session_lua(c->svc->s);
+    if (pthread_create(&w->thread, NULL, watch_for_interrupt, w) != 0) {
+        close(w->stop[0]);
+        close(w->stop[1]);
+        return -1;
+    }
+    return 0;
+}
+
+static void watch_stop(interrupt_watch *w)
+{
+    if (write(w->stop[1], "x", 1) < 0)
+        perror("cxhost serve");
+    pthread_join(w->thread, NULL);
+    close(w->stop[0]);
+    close(w->stop[1]);
+}
+
 /* One request line of a REPL connection, answered at once. */
-static void repl_request(service *svc, connection *c, const char *text, size_t len)
+static void repl_request(connection *c, const char *text, size_t len)
 {
     json_cursor cur;
     json_span key, value;
@@ -483,10 +537,15 @@ static void repl_request(service *svc, connection *c, const char *text, size_t l
     } else if (op == 1 || op == 3) {
         repl_reply reply = {BUF_INIT, BUF_INIT};
         repl_status st = REPL_DONE;
-        if (op == 3)
+        if (op == 3) {
             repl_reset(c->repl);
-        else
+        } else {
+            interrupt_watch w;
+            int watching = watch_start(&w, c) == 0;
             st = repl_feed(c->repl, buf_str(&arg), repl_collect, &reply);
+            if (watching)
+                watch_stop(&w);
+        }
         static const char *const names[] = {"done", "more", "failed", "quit"};
         buf_printf(&c->out, "{\"status\":\"%s\",\"output\":", names[st]);
         buf_add_json_string(&c->out, buf_str(&reply.output), reply.output.len);
@@ -507,12 +566,16 @@ static void repl_request(service *svc, connection *c, const char *text, size_t l
     }
     buf_free(&arg);
     connection_send(c);
-    (void)svc;
 }
 
-static void take_repl_bytes(service *svc, connection *c, const char *data, size_t n)
+static void take_repl_bytes(connection *c, const char *data, size_t n)
 {
     while (n && !c->ended) {
+        if (*data == 0x03 && !c->in.len) {   /* a Ctrl-C that came after its statement ended */
+            data++;
+            n--;
+            continue;
+        }
         const char *nl = memchr(data, '\n', n);
         size_t part = nl ? (size_t)(nl - data) : n;
         buf_add(&c->in, data, part);
@@ -522,7 +585,7 @@ static void take_repl_bytes(service *svc, connection *c, const char *data, size_
         }
         if (!nl)
             break;
-        repl_request(svc, c, buf_str(&c->in), c->in.len);
+        repl_request(c, buf_str(&c->in), c->in.len);
         buf_clear(&c->in);
         data += part + 1;
         n -= part + 1;
@@ -539,7 +602,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
         return;                        /* the end: input is no longer taken */
     if (nread > 0) {
         if (c->is_repl)
-            take_repl_bytes(svc, c, b->base, (size_t)nread);
+            take_repl_bytes(c, b->base, (size_t)nread);
         else
             take_bytes(svc, c, b->base, (size_t)nread);
         if (c->ended)
@@ -621,10 +684,10 @@ static void reload(service *svc, const char *why)
 {
     cx_error err;
     if (session_reload(svc->s, &err) < 0) {
-        logf_(svc, "reload (%s) failed, the previous plugins keep running: %s", why, err.text);
+        say(svc, "reload (%s) failed, the previous plugins keep running: %s", why, err.text);
         return;
     }
-    logf_(svc, "reloaded config.lua and %d plugins (%s)", plugin_count(session_plugins(svc->s)), why);
+    say(svc, "reloaded config.lua and %d plugins (%s)", plugin_count(session_plugins(svc->s)), why);
     if (!svc->has_watch_plugins)
         watch_plugins_start(svc);
 }
@@ -666,7 +729,7 @@ static void watch_plugins_start(service *svc)
         svc->has_watch_plugins = 1;
         svc->watch_plugins.data = svc;
         if (uv_fs_event_start(&svc->watch_plugins, on_plugin_change, dir.data, 0) != 0)
-            logf_(svc, "cannot watch %s for changes; reload with SIGHUP", dir.data);
+            say(svc, "cannot watch %s for changes; reload with SIGHUP", dir.data);
     }
     buf_free(&dir);
 }
@@ -699,7 +762,7 @@ static void stop(service *svc, const char *why)
     if (svc->stopping)
         return;
     svc->stopping = 1;
-    logf_(svc, "%s: no new connections; committing what was received", why);
+    say(svc, "%s: no new connections; committing what was received", why);
     if (svc->has_listener)
         close_handle(svc, &svc->listener.handle);
     if (svc->has_repl)
@@ -869,10 +932,10 @@ int service_run(session *s, const service_options *o, cx_error *err)
         buf_free(&config);
     }
     session_set_print_to_stderr(s, 1);
-    logf_(svc, "client '%s' listening on %s (%d plugins)%s%s", session_client(s), svc->address,
+    say(svc, "client '%s' listening on %s (%d plugins)%s%s", session_client(s), svc->address,
           plugin_count(session_plugins(s)), o->repl_path ? "; REPL on unix:" : "", o->repl_path ? o->repl_path : "");
     uv_run(svc->loop, UV_RUN_DEFAULT);
-    logf_(svc, "stopped: %lld lines received, %lld events stored, %lld duplicates, in %lld commits",
+    say(svc, "stopped: %lld lines received, %lld events stored, %lld duplicates, in %lld commits",
           (long long)svc->received, (long long)svc->stored, (long long)svc->duplicates, (long long)svc->batches);
     session_set_print_to_stderr(s, 0);
     rc = 0;

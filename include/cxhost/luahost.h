@@ -60,7 +60,6 @@ int luahost_lazy_begin(luahost *h, cx_error *err);
 void luahost_lazy_end(luahost *h);
 void luahost_set_env_fn(luahost *h, luahost_env_fn fn, void *ud);
 void luahost_set_print_fn(luahost *h, luahost_print_fn fn, void *ud);
-void luahost_get_print_fn(const luahost *h, luahost_print_fn *fn, void **ud);
 
 /* Stops the running call as soon as its next hook tick comes, with the
  * error "interrupted", which a pcall inside the code cannot swallow (as the
