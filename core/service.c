@@ -13,6 +13,7 @@
 #include <string.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -609,8 +610,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
             connection_pause(c);
     } else if (nread < 0) {
         connection_pause(c);
-        if (!c->ended && !c->is_repl && !c->skipping && c->in.len) {
-            c->line++;                 /* the last line, without its newline */
+        if (nread == UV_EOF && !c->ended && !c->is_repl && !c->skipping && c->in.len) {
+            c->line++;                 /* the last line, without its newline (not one cut by a reset) */
             queue_item(svc, c, ITEM_EVENT, c->in.data, c->in.len);
             buf_clear(&c->in);
         }
@@ -916,6 +917,8 @@ int service_run(session *s, const service_options *o, cx_error *err)
     init_handle(svc, (uv_handle_t *)&svc->drain_timer);
     if (listen_on(svc, err) < 0 || (o->repl_path && listen_repl(svc, err) < 0))
         goto done;
+    /* A client that hangs up with answers unsent must not end the service. */
+    signal(SIGPIPE, SIG_IGN);
     uv_check_start(&svc->check, on_check);
     uv_signal_start(&svc->sigint, on_stop_signal, SIGINT);
     uv_signal_start(&svc->sigterm, on_stop_signal, SIGTERM);
