@@ -374,8 +374,8 @@ static int cmd_run(struct args *a)
     int status = run_chunk(s, buf_str(&text), text.len, chunkname.data, what.data, 0,
                            a->npositional - 1, (char **)a->positional + 1, RESULTS_PRINT, NULL);
     /* A script that set timers goes on until they are all done (cx.every: until Ctrl-C). */
-    if (status == EXIT_OK && loop_timers_count(session_timers(s)))
-        uv_run(loop_uv(), UV_RUN_DEFAULT);
+    if (status == EXIT_OK)
+        loop_run_while_timers(session_timers(s));
     session_close(s);
     buf_free(&text);
     buf_free(&chunkname);

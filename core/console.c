@@ -207,6 +207,7 @@ static repl_status remote_feed(console *c, const char *line)
 {
     if (remote_request(c, "line", line) < 0) {
         write_out(c, 1, "the service has gone away\n", 26);
+        c->failures++;                     /* the statement did not run */
         return REPL_QUIT;
     }
     buf field = BUF_INIT;
@@ -349,6 +350,7 @@ static void on_line(char *line)
     if (!line) {                           /* Ctrl-D */
         fputc('\n', stdout);
         c->done = 1;
+        rl_callback_handler_remove();      /* else readline draws the prompt once more */
         uv_stop(loop_uv());
         return;
     }
@@ -363,6 +365,7 @@ static void on_line(char *line)
     }
     if (st == REPL_QUIT) {
         c->done = 1;
+        rl_callback_handler_remove();
         uv_stop(loop_uv());
         return;
     }
@@ -443,8 +446,9 @@ static int run_interactive(console *c)
     c->interrupt.data = c;
     uv_signal_init(loop, &c->winch);
     uv_signal_start(&c->winch, on_winch, SIGWINCH);
+    static const char banner[] = "cxhost REPL: .help for help, Ctrl-D to leave\n";
     if (c->repl)
-        write_out(c, 0, "cxhost REPL: .help for help, Ctrl-D to leave\n", 46);
+        write_out(c, 0, banner, sizeof banner - 1);
     rl_callback_handler_install(prompt(c), on_line);
     uv_poll_start(&c->input, UV_READABLE, on_input);
     while (!c->done)
@@ -478,9 +482,8 @@ static int run_piped(console *c)
     }
     free(line);
     /* As `cxhost run` does: timers still set run out before the end (.quit does not wait). */
-    session *s = c->sp ? *c->sp : NULL;
-    if (st != REPL_QUIT && s && loop_timers_count(session_timers(s)))
-        uv_run(loop_uv(), UV_RUN_DEFAULT);
+    if (st != REPL_QUIT && c->sp)
+        loop_run_while_timers(session_timers(*c->sp));
     if (st == REPL_MORE) {
         fprintf(stderr, "stdin:%ld: the statement is not finished at the end of the input\n", number);
         c->failures++;

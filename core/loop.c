@@ -119,6 +119,20 @@ int loop_timers_generation(const loop_timers *t) { return t->generation; }
 void loop_timers_set_generation(loop_timers *t, int generation) { t->generation = generation; }
 int loop_timers_count(const loop_timers *t) { return t->count; }
 
+int loop_timers_count_unowned(const loop_timers *t)
+{
+    int n = 0;
+    for (const lua_timer *timer = t->first; timer; timer = timer->next)
+        n += timer->generation < 0;
+    return n;
+}
+
+void loop_run_while_timers(loop_timers *t)
+{
+    while (loop_timers_count_unowned(t) > 0)
+        uv_run(loop_uv(), UV_RUN_ONCE);
+}
+
 void loop_timers_cancel_generation(loop_timers *t, int generation)
 {
     lua_timer *timer = t->first;
@@ -206,8 +220,11 @@ static double check_seconds(lua_State *L, const char *kind, double min)
     if (!lua_isnumber(L, 1) || lua_type(L, 1) != LUA_TNUMBER)
         luaL_error(L, "cx.%s: give the seconds as a number (cx.%s(60, function(id) ... end))", kind, kind);
     double seconds = lua_tonumber(L, 1);
-    if (!(seconds >= min) || seconds > 1e9)
-        luaL_error(L, "cx.%s: %f seconds is out of range (%g to 1e9)", kind, seconds, min);
+    if (!(seconds >= min) || seconds > 1e9) {
+        char why[120];   /* luaL_error has no %g */
+        snprintf(why, sizeof why, "%g seconds is out of range (%g to 1e9)", seconds, min);
+        luaL_error(L, "cx.%s: %s", kind, why);
+    }
     luaL_checktype(L, 2, LUA_TFUNCTION);
     return seconds;
 }
@@ -246,6 +263,8 @@ static int cx_at(lua_State *L)
     }
     luaL_checktype(L, 2, LUA_TFUNCTION);
     int64_t now = utc_now();
+    if (at > now && at - now > (int64_t)1e11)
+        return luaL_error(L, "cx.at: that is more than 3,000 years from now");
     uint64_t ms = at > now ? (uint64_t)(at - now) * 1000 : 0;
     lua_pushinteger(L, timer_add(L, timers_of(L), lua_tostring(L, lua_upvalueindex(2)), "at", 0, ms, 0, 2));
     return 1;

@@ -55,8 +55,13 @@ void loop_timers_set_generation(loop_timers *t, int generation);
 /* Cancels the timers that plugins of a generation set. */
 void loop_timers_cancel_generation(loop_timers *t, int generation);
 
-/* How many timers are set. */
+/* How many timers are set; of them, how many scripts and REPLs set (not plugins). */
 int loop_timers_count(const loop_timers *t);
+int loop_timers_count_unowned(const loop_timers *t);
+/* Runs the loop until the timers that scripts and REPLs set are all done
+ * (`cxhost run`, a piped REPL): plugins' timers fire meanwhile, but do not
+ * keep it going. */
+void loop_run_while_timers(loop_timers *t);
 
 typedef struct loop_timer_info {
     int id;
