@@ -117,6 +117,11 @@ static void history_open(console *c, const char *home, const char *client)
     buf_free(&path);
     clear_history();
     stifle_history(HISTORY_MAX);
+    /* A statement of several lines stays one entry: each is written after a
+     * timestamp line, and read back whole. */
+    history_comment_char = '#';
+    history_write_timestamps = 1;
+    history_multiline_entries = 1;
     struct stat st;
     if (stat(c->history, &st) == 0)
         read_history(c->history);
@@ -495,7 +500,8 @@ static int run(console *c)
 {
     the_console = c;
     c->interactive = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
-    c->colour = c->interactive && isatty(STDERR_FILENO) && !getenv("NO_COLOR");
+    const char *no_colour = getenv("NO_COLOR");   /* no-color.org: set and not empty */
+    c->colour = c->interactive && isatty(STDERR_FILENO) && !(no_colour && *no_colour);
     catch_sigint(1);
     int status = c->interactive ? run_interactive(c) : run_piped(c);
     catch_sigint(0);

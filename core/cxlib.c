@@ -143,6 +143,8 @@ static int cx_query(lua_State *L)
     free(params);
     if (rc < 0)
         return luaL_error(L, "cx.%s", err.text);
+    if (r.n == 0)
+        remember_columns(L, 0, NULL);        /* no rows: still a query's result */
     return 1;
 }
 

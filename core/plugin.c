@@ -170,7 +170,7 @@ static void ctx_check_writing(lua_State *L, struct plugin *p, const char *fn)
 {
     if (!p->set->writing)
         luaL_error(L, "ctx.%s: effects are written only while a plugin handles an event or a refresh "
-                      "(not in on_load)", fn);
+                      "(not in on_load, nor in a timer: a timer can call cx.ingest or cx.refresh)", fn);
 }
 
 /* Finds a customer by external id: 1 found, 0 not, -1 error. */

@@ -165,6 +165,10 @@ static void add_cell(buf *out, const char *s, size_t len, size_t width, int righ
 static void show_rows(lua_State *L, int idx, int cols, buf *out)
 {
     int ncols = (int)lua_rawlen(L, cols);
+    if (ncols == 0) {
+        buf_add_str(out, "(0 rows)\n");
+        return;
+    }
     lua_Integer nrows = (lua_Integer)lua_rawlen(L, idx), shown = nrows < ROWS_SHOWN_MAX ? nrows : ROWS_SHOWN_MAX;
     size_t *widths = calloc((size_t)ncols + 1, sizeof *widths);
     int *numeric = calloc((size_t)ncols + 1, sizeof *numeric);
@@ -412,8 +416,8 @@ static repl_status dot_command(repl *r, const char *line)
                   "  .reload        load config.lua and the plugins again\n"
                   "  .clients       the clients of the workspace (* the one in use)\n"
                   "  .use CLIENT    work on another client\n"
-                  "  .timer         the timers set with cx.every, cx.after, cx.at\n"
-                  "  .quit          leave (or Ctrl-D)\n"
+                  "  .timer         the timers set with cx.every, cx.after, cx.at (or .timers)\n"
+                  "  .quit          leave (or .exit, or Ctrl-D)\n"
                   "Tab completes names (cx.exp<TAB>); Ctrl-C stops a running statement or clears the line.\n");
         return REPL_DONE;
     }

@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <uv.h>
 #include "cxhost/buf.h"
@@ -102,6 +103,7 @@ struct service {
     uv_timer_t reload_timer, drain_timer;
     int open_handles;       /* of the above, not yet closed */
     int has_listener, has_repl, has_watch_plugins, has_watch_config;
+    int owns_listen_socket, owns_repl_socket;   /* socket files this service made */
     connection *connections;
     int next_number;
     item *items;
@@ -109,6 +111,7 @@ struct service {
     buf text;               /* the queued lines */
     buf answers;
     int stopping;
+    const char *reload_why;
     char address[300];
     char read_buffer[READ_SIZE];
     int64_t received, stored, duplicates, refused, batches;
@@ -125,6 +128,12 @@ static void say(service *svc, const char *fmt, ...)
     fputc('\n', stderr);
     fflush(stderr);
     va_end(ap);
+}
+
+/* Errors of timers' callbacks, in the service's log. */
+static void timer_log(void *ud, const char *text)
+{
+    say(ud, "%s", text);
 }
 
 static void handle_closed(uv_handle_t *handle)
@@ -695,13 +704,18 @@ static void reload(service *svc, const char *why)
 
 static void on_reload_timer(uv_timer_t *t)
 {
-    reload(t->data, "a plugin file changed");
+    service *svc = t->data;
+    reload(svc, svc->reload_why);
 }
 
-static void reload_soon(service *svc)
+static void reload_soon(service *svc, const char *why)
 {
-    if (!svc->stopping)
-        uv_timer_start(&svc->reload_timer, on_reload_timer, RELOAD_DELAY_MS, 0);
+    if (svc->stopping)
+        return;
+    if (uv_is_active((uv_handle_t *)&svc->reload_timer) && strcmp(svc->reload_why, why) != 0)
+        why = "plugin files and config.lua changed";
+    svc->reload_why = why;
+    uv_timer_start(&svc->reload_timer, on_reload_timer, RELOAD_DELAY_MS, 0);
 }
 
 static void on_plugin_change(uv_fs_event_t *handle, const char *filename, int events, int status)
@@ -709,7 +723,7 @@ static void on_plugin_change(uv_fs_event_t *handle, const char *filename, int ev
     (void)events;
     size_t len = filename ? strlen(filename) : 0;
     if (status == 0 && (!filename || (len > 4 && strcmp(filename + len - 4, ".lua") == 0)))
-        reload_soon(handle->data);
+        reload_soon(handle->data, "a plugin file changed");
 }
 
 static void on_config_change(uv_fs_poll_t *handle, int status, const uv_stat_t *prev, const uv_stat_t *curr)
@@ -717,7 +731,7 @@ static void on_config_change(uv_fs_poll_t *handle, int status, const uv_stat_t *
     (void)curr;
     if (status < 0 && prev->st_ino == 0)
         return;                        /* there was none to begin with */
-    reload_soon(handle->data);
+    reload_soon(handle->data, "config.lua changed");
 }
 
 static void watch_plugins_start(service *svc)
@@ -787,6 +801,43 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
 
 /* --- starting ------------------------------------------------------------------------------------- */
 
+/* Whether a service answers on the unix socket at path; a socket file no
+ * one answers on is left by one that was killed, and may go. */
+static int unix_socket_in_use(const char *path)
+{
+    struct sockaddr_un addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof addr.sun_path)
+        return 0;
+    memcpy(addr.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0)
+        return 0;
+    int in_use = connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0;
+    close(fd);
+    return in_use;
+}
+
+/* Removes a socket file left at path by a service that was killed; -1 when
+ * a running service has it. */
+static int unix_socket_claim(const char *path, const char *option, cx_error *err)
+{
+    /* A service that was just killed may still answer for a moment, while
+     * the system takes it down: only one that goes on answering has it. */
+    int tries = 0;
+    while (unix_socket_in_use(path) && ++tries < 10)
+        uv_sleep(100);
+    if (tries == 10) {
+        cx_error_set(err, "%s%s: another service is listening there", option, path);
+        return -1;
+    }
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(path);
+    return 0;
+}
+
 /* Binds and listens on o->listen; fills svc->address with what it is. */
 static int listen_on(service *svc, cx_error *err)
 {
@@ -798,11 +849,13 @@ static int listen_on(service *svc, cx_error *err)
             cx_error_set(err, "--listen unix:PATH needs a path");
             return -1;
         }
-        unlink(path);   /* a socket left by a service that was killed */
+        if (unix_socket_claim(path, "--listen unix:", err) < 0)
+            return -1;
         if ((rc = uv_pipe_init(svc->loop, &svc->listener.pipe, 0)) == 0) {
             svc->open_handles++;
             svc->has_listener = 1;
             rc = uv_pipe_bind(&svc->listener.pipe, path);
+            svc->owns_listen_socket = rc == 0;
         }
         snprintf(svc->address, sizeof svc->address, "unix:%s", path);
     } else {
@@ -863,13 +916,15 @@ static int listen_on(service *svc, cx_error *err)
 static int listen_repl(service *svc, cx_error *err)
 {
     const char *path = svc->o.repl_path;
-    unlink(path);
+    if (unix_socket_claim(path, "--repl ", err) < 0)
+        return -1;
     int rc = uv_pipe_init(svc->loop, &svc->repl_listener, 0);
     if (rc == 0) {
         svc->open_handles++;
         svc->has_repl = 1;
         svc->repl_listener.data = svc;
         rc = uv_pipe_bind(&svc->repl_listener, path);
+        svc->owns_repl_socket = rc == 0;
     }
     if (rc == 0) {
         /* Only this user may attach: the REPL runs any code on the client's data. */
@@ -935,12 +990,14 @@ int service_run(session *s, const service_options *o, cx_error *err)
         buf_free(&config);
     }
     session_set_print_to_stderr(s, 1);
+    loop_timers_set_log(session_timers(s), timer_log, svc);
     say(svc, "client '%s' listening on %s (%d plugins)%s%s", session_client(s), svc->address,
           plugin_count(session_plugins(s)), o->repl_path ? "; REPL on unix:" : "", o->repl_path ? o->repl_path : "");
     uv_run(svc->loop, UV_RUN_DEFAULT);
     say(svc, "stopped: %lld lines received, %lld events stored, %lld duplicates, in %lld commits",
           (long long)svc->received, (long long)svc->stored, (long long)svc->duplicates, (long long)svc->batches);
     session_set_print_to_stderr(s, 0);
+    loop_timers_set_log(session_timers(s), NULL, NULL);
     rc = 0;
 done:
     /* Whatever is left: connections, handles. */
@@ -965,9 +1022,9 @@ done:
         close_handle(svc, (uv_handle_t *)&svc->watch_config);
     while (svc->open_handles > 0 || svc->connections)
         uv_run(svc->loop, UV_RUN_ONCE);
-    if (o->repl_path)
+    if (svc->owns_repl_socket)
         unlink(o->repl_path);
-    if (strncmp(o->listen, "unix:", 5) == 0)
+    if (svc->owns_listen_socket)
         unlink(o->listen + 5);
     free(svc->items);
     buf_free(&svc->text);
