@@ -6,6 +6,7 @@
  *   cx.ingest(event)         feeds an event through the plugins (scripts only)
  *   cx.refresh([as_of])      runs every plugin's on_refresh (scripts only)
  *   cx.plugins()             the loaded plugins, with their settings
+ *   cx.every/after/at/cancel/timers   timers on the loop (loop.h)
  *   cx.experience            the built-in library plugins/lib/experience.lua
  *   cx.time.iso/date/parse/now, cx.money.format/parse, cx.json.encode/decode
  * docs/plugins.md is the reference. */
