@@ -6,6 +6,12 @@
 #include <string.h>
 #include "cxhost/buf.h"
 
+static void out_of_memory(void)
+{
+    fputs("cxhost: out of memory\n", stderr);
+    abort();
+}
+
 static void buf_reserve(buf *b, size_t extra)
 {
     size_t need = b->len + extra + 1;
@@ -15,10 +21,8 @@ static void buf_reserve(buf *b, size_t extra)
     while (cap < need)
         cap *= 2;
     char *p = realloc(b->data, cap);
-    if (!p) {
-        fputs("cxhost: out of memory\n", stderr);
-        abort();
-    }
+    if (!p)
+        out_of_memory();
     b->data = p;
     b->cap = cap;
 }
@@ -456,4 +460,31 @@ void buf_add_real(buf *b, double v)
         n = real_text_printf(text, sizeof text, v);
     }
     buf_add(b, text, n);
+}
+
+void strlist_add(strlist *l, const char *s, size_t len)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        char **items = realloc(l->items, cap * sizeof *items);
+        if (!items)
+            out_of_memory();
+        l->items = items;
+        l->cap = cap;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy)
+        out_of_memory();
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    l->items[l->n++] = copy;
+}
+
+void strlist_free_from(strlist *l, size_t first)
+{
+    for (size_t i = first; i < l->n; i++)
+        free(l->items[i]);
+    free(l->items);
+    l->items = NULL;
+    l->n = l->cap = 0;
 }

@@ -268,35 +268,20 @@ static void reset(console *c)
 
 /* --- completion ---------------------------------------------------------------------------- */
 
-typedef struct match_list {
-    char **items;
-    size_t n, cap, next;
-} match_list;
-
-static match_list completions;
+/* The completions of the word being completed; readline takes them one at
+ * a time from index next, and frees those. */
+static strlist completions;
+static size_t completions_next;
 
 static void keep_match(void *ud, const char *match)
 {
-    match_list *m = ud;
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? 2 * m->cap : 32;
-        char **items = realloc(m->items, cap * sizeof *items);
-        if (!items)
-            return;
-        m->items = items;
-        m->cap = cap;
-    }
-    char *copy = strdup(match);
-    if (copy)
-        m->items[m->n++] = copy;
+    strlist_add(ud, match, strlen(match));
 }
 
 static void forget_matches(void)
 {
-    for (size_t i = completions.next; i < completions.n; i++)
-        free(completions.items[i]);
-    free(completions.items);
-    memset(&completions, 0, sizeof completions);
+    strlist_free_from(&completions, completions_next);
+    completions_next = 0;
 }
 
 static void remote_matches(console *c, const char *text)
@@ -333,8 +318,8 @@ static char *next_match(const char *text, int state)
         else
             remote_matches(c, text);
     }
-    if (completions.next < completions.n)
-        return completions.items[completions.next++];
+    if (completions_next < completions.n)
+        return completions.items[completions_next++];
     forget_matches();
     return NULL;
 }

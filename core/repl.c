@@ -489,28 +489,14 @@ repl_status repl_feed(repl *r, const char *line, repl_write_fn write, void *ud)
 
 /* --- completion ---------------------------------------------------------------------------- */
 
-typedef struct matches {
-    char **items;
-    size_t n, cap;
-} matches;
-
-static void matches_add(matches *m, const char *base, size_t base_len, const char *name)
+/* Adds base (base_len bytes of it) followed by name. */
+static void add_candidate(strlist *m, const char *base, size_t base_len, const char *name)
 {
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? 2 * m->cap : 32;
-        char **items = realloc(m->items, cap * sizeof *items);
-        if (!items)
-            return;
-        m->items = items;
-        m->cap = cap;
-    }
-    size_t len = strlen(name);
-    char *s = malloc(base_len + len + 1);
-    if (!s)
-        return;
-    memcpy(s, base, base_len);
-    memcpy(s + base_len, name, len + 1);
-    m->items[m->n++] = s;
+    buf b = BUF_INIT;
+    buf_add(&b, base, base_len);
+    buf_add_str(&b, name);
+    strlist_add(m, buf_str(&b), b.len);
+    buf_free(&b);
 }
 
 static int compare_text(const void *a, const void *b)
@@ -530,7 +516,7 @@ static int is_name(const char *s, size_t len)
 
 /* Adds the string keys of the table at idx (and of its __index tables)
  * that start with prefix. [-0, +0, -] */
-static void add_keys(lua_State *L, int idx, const char *prefix, const char *base, size_t base_len, matches *m)
+static void add_keys(lua_State *L, int idx, const char *prefix, const char *base, size_t base_len, strlist *m)
 {
     size_t plen = strlen(prefix);
     idx = lua_absindex(L, idx);
@@ -542,7 +528,7 @@ static void add_keys(lua_State *L, int idx, const char *prefix, const char *base
             if (lua_type(L, -2) == LUA_TSTRING) {
                 const char *key = lua_tolstring(L, -2, &len);
                 if (is_name(key, len) && strncmp(key, prefix, plen) == 0)
-                    matches_add(m, base, base_len, key);
+                    add_candidate(m, base, base_len, key);
             }
             lua_pop(L, 1);
         }
@@ -579,11 +565,11 @@ void repl_complete(repl *r, const char *text, repl_match_fn add, void *ud)
     static const char *const keywords[] = {"and", "break", "do", "else", "elseif", "end", "false", "for",
                                            "function", "goto", "if", "in", "local", "nil", "not", "or",
                                            "repeat", "return", "then", "true", "until", "while", NULL};
-    matches m = {0};
+    strlist m = STRLIST_INIT;
     if (text[0] == '.' && !r->pending.len) {
         for (int i = 0; dot_commands[i]; i++)
             if (strncmp(dot_commands[i], text, strlen(text)) == 0)
-                matches_add(&m, "", 0, dot_commands[i]);
+                add_candidate(&m, "", 0, dot_commands[i]);
     } else {
         lua_State *L = luahost_state(session_lua(*r->sp));
         int top = lua_gettop(L);
@@ -619,7 +605,7 @@ void repl_complete(repl *r, const char *text, repl_match_fn add, void *ud)
         } else {
             for (int i = 0; keywords[i]; i++)
                 if (strncmp(keywords[i], text, strlen(text)) == 0)
-                    matches_add(&m, "", 0, keywords[i]);
+                    add_candidate(&m, "", 0, keywords[i]);
         }
         if (ok && lua_type(L, -1) == LUA_TTABLE)
             add_keys(L, -1, prefix, text, base_len, &m);
@@ -631,7 +617,5 @@ void repl_complete(repl *r, const char *text, repl_match_fn add, void *ud)
         if (i == 0 || strcmp(m.items[i], m.items[i - 1]) != 0)
             add(ud, m.items[i]);
     }
-    for (size_t i = 0; i < m.n; i++)
-        free(m.items[i]);
-    free(m.items);
+    strlist_free_from(&m, 0);
 }

@@ -39,4 +39,19 @@ void buf_add_int(buf *b, long long v);
  * printf for all but inf, nan and magnitudes from about 1e44 up). */
 void buf_add_real(buf *b, double v);
 
+/* A growable list of strings, each the list's own copy (allocation failure
+ * aborts, as for buf). */
+typedef struct strlist {
+    char **items;
+    size_t n, cap;
+} strlist;
+
+#define STRLIST_INIT {NULL, 0, 0}
+
+/* Appends a copy of the len bytes at s, NUL-terminated. */
+void strlist_add(strlist *l, const char *s, size_t len);
+/* Frees the items from index first on (the ones before were handed over),
+ * and the list, back to STRLIST_INIT. */
+void strlist_free_from(strlist *l, size_t first);
+
 #endif
