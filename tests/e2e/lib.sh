@@ -17,6 +17,12 @@
 #                           cx.query (ARGS are passed as query parameters,
 #                           as strings); "ERROR: ..." when the query fails
 #   plugin CLIENT FILE      writes standard input to the client's plugins/FILE
+#   start_serve CLIENT LISTEN [ARGS...]   starts `cxhost serve` in the background
+#                           and waits for its ready line: SERVE_PID, SERVE_LOG
+#                           (its log), READY (the line), PORT (for TCP); when it
+#                           does not start, a failed check and status 1
+#   stop_serve SIGNAL       sends it and waits (LIMIT s, default 60): SERVE_RC
+#                           its exit status, ERR its log
 #   pass / fail MESSAGE     counts a check (fail prints MESSAGE and context)
 #   assert_eq DESC WANT GOT
 #   assert_contains DESC HAYSTACK NEEDLE      (fixed string)
@@ -51,7 +57,8 @@ unset CXHOST_HOME
 H=$(mktemp -d "${TMPDIR:-/tmp}/cxhost-e2e.XXXXXX") || exit 1
 TMP=$H/tmp
 mkdir -p "$TMP"
-trap 'rm -rf "$H"' EXIT
+SERVE_PID=
+trap '[ -n "$SERVE_PID" ] && kill -9 "$SERVE_PID" 2>/dev/null; rm -rf "$H"' EXIT
 
 PASSED=0
 FAILED=0
@@ -178,4 +185,57 @@ finish() {
     exit 1
   fi
   exit 0
+}
+
+SERVE_N=0
+start_serve() {
+  local client=$1 listen=$2
+  shift 2
+  SERVE_N=$((SERVE_N + 1))
+  SERVE_LOG=$TMP/serve-$SERVE_N.log
+  "$CXHOST" --home "$H" serve --client "$client" --listen "$listen" "$@" 2>"$SERVE_LOG" &
+  SERVE_PID=$!
+  PORT=
+  READY=
+  local i
+  for ((i = 0; i < 600; i++)); do
+    READY=$(grep -m1 "^cxhost serve: client '$client' listening on " "$SERVE_LOG" 2>/dev/null)
+    if [ -n "$READY" ]; then
+      break
+    fi
+    if ! kill -0 "$SERVE_PID" 2>/dev/null; then
+      wait "$SERVE_PID"
+      fail "serve --client $client --listen $listen $*: exited with $? before its ready line" \
+        "$(cat "$SERVE_LOG")"
+      SERVE_PID=
+      return 1
+    fi
+    sleep 0.1
+  done
+  if [ -z "$READY" ]; then
+    fail "serve --client $client: no ready line in 60 s" "$(cat "$SERVE_LOG")"
+    return 1
+  fi
+  if [[ $READY =~ listening\ on\ 127\.0\.0\.1:([0-9]+)\  ]]; then
+    PORT=${BASH_REMATCH[1]}
+  fi
+  return 0
+}
+
+stop_serve() {
+  local sig=$1 i
+  kill -s "$sig" "$SERVE_PID"
+  for ((i = 0; i < ${LIMIT:-60} * 10; i++)); do
+    kill -0 "$SERVE_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$SERVE_PID" 2>/dev/null; then
+    fail "serve did not exit within ${LIMIT:-60} s of SIG$sig" "$(tail -n 20 "$SERVE_LOG")"
+    kill -9 "$SERVE_PID"
+  fi
+  wait "$SERVE_PID"
+  SERVE_RC=$?
+  SERVE_PID=
+  ERR=$(cat "$SERVE_LOG")
+  check_sanitizer serve
 }

@@ -351,15 +351,7 @@ assert_eq "repl: the workspace from \$CXHOST_HOME" "pp" "$(cat "$TMP/env.out")"
 # --- repl --connect to a running service, on a pipe ---------------------------------------------------------
 cx client add sv >/dev/null
 SOCK=$TMP/sv.sock
-"$CXHOST" --home "$H" serve --client sv --listen 127.0.0.1:0 --repl "$SOCK" 2>"$TMP/serve.log" &
-SERVE_PID=$!
-READY=
-for ((i = 0; i < 300; i++)); do
-  READY=$(grep -m1 "listening on" "$TMP/serve.log")
-  [ -n "$READY" ] && break
-  kill -0 "$SERVE_PID" 2>/dev/null || break
-  sleep 0.1
-done
+start_serve sv 127.0.0.1:0 --repl "$SOCK"
 if [[ $READY =~ ^cxhost\ serve:\ client\ \'sv\'\ listening\ on\ 127\.0\.0\.1:([0-9]+)\ \(8\ plugins\)\;\ REPL\ on\ unix:(.*)$ ]]; then
   PORT=${BASH_REMATCH[1]}
   pass
@@ -455,11 +447,11 @@ EOF
   assert_status "repl --connect: a timer, .reload" 0
   assert_eq "repl --connect: .reload reloads the service's plugins" "$(printf '1\nreloaded config.lua and 8 plugins')" "$OUT"
   for ((i = 0; i < 100; i++)); do
-    grep -q "timer left behind" "$TMP/serve.log" && break
+    grep -q "timer left behind" "$SERVE_LOG" && break
     sleep 0.1
   done
   assert_contains "repl --connect: the timer fired after the REPL left, into the service's log" \
-    "$(cat "$TMP/serve.log")" "sv/repl: timer left behind"
+    "$(cat "$SERVE_LOG")" "sv/repl: timer left behind"
 
   # A REPL attached when the service stops: its next statement cannot run.
   rm -f "$TMP/a.fifo"
@@ -473,16 +465,8 @@ EOF
     sleep 0.1
   done
 
-  kill -TERM "$SERVE_PID"
-  for ((i = 0; i < 300; i++)); do
-    kill -0 "$SERVE_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  wait "$SERVE_PID"
-  assert_eq "serve: SIGTERM after the REPLs: status 0" 0 $?
-  SERVE_PID=
-  ERR=$(cat "$TMP/serve.log")
-  check_sanitizer serve
+  stop_serve TERM
+  assert_eq "serve: SIGTERM after the REPLs: status 0" 0 "$SERVE_RC"
   # (One line: the REPL ends at the first, and a second write would find no reader.)
   printf '%s\n' 'print("after the service stopped")' >&7
   exec 7>&-
@@ -497,7 +481,7 @@ EOF
     "$(db sv "SELECT e.external_id, c.external_id FROM events e JOIN customers c ON c.id = e.customer_id WHERE e.external_id = 'via-repl'")"
   assert_eq "serve: the REPL socket is removed at the end" "gone" "$([ -e "$SOCK" ] && echo there || echo gone)"
 else
-  fail "serve --repl: no ready line" "$(cat "$TMP/serve.log")"
+  fail "serve --repl: no ready line" "$(cat "$SERVE_LOG")"
 fi
 
 finish

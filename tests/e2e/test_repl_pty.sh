@@ -184,19 +184,8 @@ assert_not_contains "history after .use: not in the other client's" "$(cat "$H/c
 # --- repl --connect at a terminal ---------------------------------------------------------------
 cx client add sv >/dev/null
 SOCK=$TMP/repl.sock
-"$CXHOST" --home "$H" serve --client sv --listen 127.0.0.1:0 --repl "$SOCK" 2>"$TMP/serve.log" &
-SERVE_PID=$!
-ready=
-for ((i = 0; i < 300; i++)); do
-  ready=$(grep -m1 "listening on" "$TMP/serve.log")
-  [ -n "$ready" ] && break
-  kill -0 "$SERVE_PID" 2>/dev/null || break
-  sleep 0.1
-done
-if [[ $ready =~ listening\ on\ 127\.0\.0\.1:([0-9]+)\  ]]; then
-  PORT=${BASH_REMATCH[1]}
-  pass
-  assert_contains "serve: the ready line names the REPL socket" "$ready" "REPL on unix:$SOCK"
+if start_serve sv 127.0.0.1:0 --repl "$SOCK"; then
+  assert_contains "serve: the ready line names the REPL socket" "$READY" "REPL on unix:$SOCK"
   # One event through the service, to be seen from the attached REPL.
   answer=$(printf '%s\n' '{"id":"pty-1","type":"purchase","customer":"C-1","at":"2026-03-01T10:00:00Z","amount":"12.50","touchpoint":"web"}' |
     timeout 30 python3 -c '
@@ -223,20 +212,10 @@ EOF
   if kill -0 "$SERVE_PID" 2>/dev/null; then
     pass
   else
-    fail "serve ended when the attached REPL left" "$(cat "$TMP/serve.log")"
+    fail "serve ended when the attached REPL left" "$(cat "$SERVE_LOG")"
   fi
-  kill -TERM "$SERVE_PID"
-  for ((i = 0; i < 300; i++)); do
-    kill -0 "$SERVE_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  wait "$SERVE_PID"
-  assert_eq "serve: SIGTERM after the attached REPL left: status 0" 0 $?
-  SERVE_PID=
-  ERR=$(cat "$TMP/serve.log")
-  check_sanitizer serve
-else
-  fail "serve --repl: no ready line" "$(cat "$TMP/serve.log")"
+  stop_serve TERM
+  assert_eq "serve: SIGTERM after the attached REPL left: status 0" 0 "$SERVE_RC"
 fi
 
 finish

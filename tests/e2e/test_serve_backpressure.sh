@@ -10,13 +10,9 @@
 
 run client add bp
 assert_status "client add" 0
-"$CXHOST" --home "$H" serve --client bp --listen 127.0.0.1:0 2>"$TMP/serve.err" &
-serve=$!
-for _ in $(seq 1 300); do grep -q listening "$TMP/serve.err" 2>/dev/null && break; sleep 0.1; done
-port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/serve.err")
-[ -n "$port" ] || { fail "serve did not start" "$(cat "$TMP/serve.err")"; finish; }
+start_serve bp 127.0.0.1:0 || finish
 
-python3 - "$port" "$serve" >"$TMP/result" 2>"$TMP/py.err" <<'PY'
+python3 - "$PORT" "$SERVE_PID" >"$TMP/result" 2>"$TMP/py.err" <<'PY'
 import socket, sys, time
 port, pid = int(sys.argv[1]), int(sys.argv[2])
 
@@ -98,8 +94,7 @@ limit=200
 ldd "$CXHOST" | grep -q asan && limit=600
 if [ -n "$peak" ] && [ "$peak" -lt "$limit" ]; then pass; else
   fail "the service's memory stayed under $limit MB (peak ${peak:-?} MB)"; fi
-kill -TERM "$serve"
-wait "$serve"
-assert_eq "SIGTERM ends serve with 0" "$?" 0
+stop_serve TERM
+assert_eq "SIGTERM ends serve with 0" "$SERVE_RC" 0
 assert_eq "all stored" "$(q bp 'SELECT COUNT(*) AS n FROM events')" 100001
 finish

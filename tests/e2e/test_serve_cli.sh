@@ -43,19 +43,15 @@ assert_status "repl --connect to nothing" 1
 assert_contains "attach error names the socket" "$ERR" "cannot attach to $TMP/nothing.sock"
 
 # A running service: the ready line names the port; a second one on the same port is refused.
-"$CXHOST" --home "$H" serve --client s --listen 127.0.0.1:0 2>"$TMP/first.err" &
-first=$!
-for _ in $(seq 1 300); do grep -q listening "$TMP/first.err" 2>/dev/null && break; sleep 0.1; done
-assert_match "ready line" "$(cat "$TMP/first.err")" "^cxhost serve: client 's' listening on 127\.0\.0\.1:[0-9]+ \(8 plugins\)"
-port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/first.err")
-run_t 20 serve --client s --listen "127.0.0.1:$port"
+start_serve s 127.0.0.1:0 || finish
+assert_match "ready line" "$READY" "^cxhost serve: client 's' listening on 127\.0\.0\.1:[0-9]+ \(8 plugins\)$"
+run_t 20 serve --client s --listen "127.0.0.1:$PORT"
 assert_status "the same port twice" 1
-assert_contains "address in use" "$ERR" "cannot listen on 127.0.0.1:$port: address already in use"
-kill -INT "$first"
-wait "$first"
-assert_eq "SIGINT: exit 0" "$?" 0
-assert_contains "SIGINT logged" "$(cat "$TMP/first.err")" "SIGINT: no new connections; committing what was received"
-assert_contains "the end logged" "$(cat "$TMP/first.err")" "stopped: 0 lines received, 0 events stored"
+assert_contains "address in use" "$ERR" "cannot listen on 127.0.0.1:$PORT: address already in use"
+stop_serve INT
+assert_eq "SIGINT: exit 0" "$SERVE_RC" 0
+assert_contains "SIGINT logged" "$ERR" "SIGINT: no new connections; committing what was received"
+assert_contains "the end logged" "$ERR" "stopped: 0 lines received, 0 events stored"
 
 # A unix socket is removed at the end.
 "$CXHOST" --home "$H" serve --client s --listen "unix:$TMP/ev.sock" 2>"$TMP/unix.err" &

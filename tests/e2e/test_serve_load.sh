@@ -62,62 +62,6 @@ sql() {   # CLIENT SQL: sqlite3 on the client's store (only while no serve runs 
   sqlite3 -batch -bail "$(db "$1")" "$2" 2>&1
 }
 
-# start_serve CLIENT LISTEN [ARGS...]: starts serve in the background; waits for
-# its ready line in $SERVE_LOG; sets SERVE_PID, PORT (TCP) and READY (the line).
-SERVE_N=0
-start_serve() {
-  local client=$1 listen=$2
-  shift 2
-  SERVE_N=$((SERVE_N + 1))
-  SERVE_LOG=$TMP/serve-$SERVE_N.log
-  "$CXHOST" --home "$H" serve --client "$client" --listen "$listen" "$@" 2>"$SERVE_LOG" &
-  SERVE_PID=$!
-  PORT=
-  READY=
-  local i
-  for ((i = 0; i < 600; i++)); do
-    READY=$(grep -m1 "^cxhost serve: client '$client' listening on " "$SERVE_LOG")
-    if [ -n "$READY" ]; then
-      break
-    fi
-    if ! kill -0 "$SERVE_PID" 2>/dev/null; then
-      wait "$SERVE_PID"
-      fail "serve --client $client --listen $listen $*: exited with $? before its ready line" \
-        "$(cat "$SERVE_LOG")"
-      SERVE_PID=
-      return 1
-    fi
-    sleep 0.1
-  done
-  if [ -z "$READY" ]; then
-    fail "serve --client $client: no ready line in 60 s" "$(cat "$SERVE_LOG")"
-    return 1
-  fi
-  if [[ $READY =~ listening\ on\ 127\.0\.0\.1:([0-9]+)\  ]]; then
-    PORT=${BASH_REMATCH[1]}
-  fi
-  return 0
-}
-
-# stop_serve SIGNAL: sends it and waits (at most LIMIT s); SERVE_RC the status.
-stop_serve() {
-  local sig=$1 i
-  kill -s "$sig" "$SERVE_PID"
-  for ((i = 0; i < LIMIT * 10; i++)); do
-    kill -0 "$SERVE_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$SERVE_PID" 2>/dev/null; then
-    fail "serve did not exit within $LIMIT s of SIG$sig" "$(tail -n 20 "$SERVE_LOG")"
-    kill -9 "$SERVE_PID"
-  fi
-  wait "$SERVE_PID"
-  SERVE_RC=$?
-  SERVE_PID=
-  ERR=$(cat "$SERVE_LOG")
-  check_sanitizer serve
-}
-
 # load ARGS...: runs cxload (at most LIMIT s); LOAD_OUT, LOAD_ERR, LOAD_RC.
 load() {
   timeout -k 5 "$LIMIT" "$CXLOAD" "$@" >"$TMP/load.out" 2>"$TMP/load.err"

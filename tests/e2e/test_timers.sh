@@ -16,13 +16,6 @@ if ! command -v python3 >/dev/null; then
   finish
 fi
 
-SERVE_PID=
-cleanup() {
-  if [ -n "$SERVE_PID" ]; then kill -9 "$SERVE_PID" 2>/dev/null; fi
-  rm -rf "$H"
-}
-trap cleanup EXIT
-
 cx client add tm >/dev/null
 
 # line_of TEXT LINE: the number of the first line of TEXT that is exactly LINE (0: none).
@@ -266,41 +259,8 @@ beat_plugin() {   # VERSION: a plugin whose on_load sets an every printing "beat
 mkdir -p "$H/clients/sv/plugins"
 put beat.lua "$(beat_plugin v1)"
 
-LOG=
-start_serve() {   # ARGS...: serve --client sv in the background; waits for its ready line
-  LOG=$TMP/serve-$RANDOM.log
-  "$CXHOST" --home "$H" serve --client sv --listen 127.0.0.1:0 "$@" 2>"$LOG" &
-  SERVE_PID=$!
-  PORT=
-  local i line
-  for ((i = 0; i < 300; i++)); do
-    line=$(grep -m1 "listening on" "$LOG")
-    if [[ $line =~ listening\ on\ 127\.0\.0\.1:([0-9]+)\  ]]; then
-      PORT=${BASH_REMATCH[1]}
-      return 0
-    fi
-    kill -0 "$SERVE_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  fail "serve $*: no ready line" "$(cat "$LOG")"
-  return 1
-}
-stop_serve() {
-  kill -TERM "$SERVE_PID"
-  local i
-  for ((i = 0; i < 300; i++)); do
-    kill -0 "$SERVE_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  wait "$SERVE_PID"
-  assert_eq "serve: SIGTERM: status 0" 0 $?
-  SERVE_PID=
-  ERR=$(cat "$LOG")
-  check_sanitizer serve
-}
-# log_after OFFSET: the log from byte OFFSET on.
-log_after() { tail -c +"$(($1 + 1))" "$LOG"; }
-log_size() { wc -c <"$LOG"; }
+log_after() { tail -c +"$(($1 + 1))" "$SERVE_LOG"; }
+log_size() { wc -c <"$SERVE_LOG"; }
 # wait_log OFFSET TEXT [SECONDS]: until TEXT is in the log after OFFSET (status 1 if not within 20 s).
 wait_log() {
   local i
@@ -323,8 +283,8 @@ s.sendall(sys.stdin.buffer.read())
 print(s.makefile().readline().strip())' "$PORT"
 }
 
-if start_serve --repl "$TMP/sv.sock"; then
-  assert_contains "serve: 9 plugins with beat" "$(cat "$LOG")" "(9 plugins)"
+if start_serve sv 127.0.0.1:0 --repl "$TMP/sv.sock"; then
+  assert_contains "serve: 9 plugins with beat" "$(cat "$SERVE_LOG")" "(9 plugins)"
   expect_log "serve: the plugin's timer prints (as CLIENT/PLUGIN: ...)" 0 "sv/beat: beat v1"
   run_t 30 repl --connect "$TMP/sv.sock" <<'EOF'
 #cx.timers()
@@ -372,18 +332,19 @@ EOF
   expect_log "fixed: the new version's timer prints" "$at" "sv/beat: beat v3"
   sleep 0.5
   assert_not_contains "fixed: v2's timer stopped" "$(log_after "$at" | sed -n '/reloaded config.lua/,$p')" "beat v2"
-  stop_serve
+  stop_serve TERM
+  assert_eq "serve: SIGTERM: status 0" 0 "$SERVE_RC"
   assert_eq "serve: the events sent during the failed reloads are stored" "during-boom|during-broken" \
     "$(q sv "SELECT group_concat(external_id, '|') AS n FROM (SELECT external_id FROM events ORDER BY 1)")"
 fi
 
 # --- serve --no-watch: SIGHUP reloads ----------------------------------------------------------------------
 put beat.lua "$(beat_plugin h1)"
-if start_serve --no-watch; then
+if start_serve sv 127.0.0.1:0 --no-watch; then
   expect_log "SIGHUP: the first version prints" 0 "sv/beat: beat h1"
   put beat.lua "$(beat_plugin h2)"
   sleep 1
-  assert_not_contains "--no-watch: a file change alone does not reload" "$(cat "$LOG")" "reloaded"
+  assert_not_contains "--no-watch: a file change alone does not reload" "$(cat "$SERVE_LOG")" "reloaded"
   at=$(log_size)
   kill -HUP "$SERVE_PID"
   expect_log "SIGHUP: reloaded" "$at" "reloaded config.lua and 9 plugins (SIGHUP)"
@@ -399,7 +360,8 @@ if start_serve --no-watch; then
   at2=$(log_size)
   expect_log "SIGHUP with a broken plugin: the timer goes on" "$at2" "sv/beat: beat h2"
   assert_eq "SIGHUP with a broken plugin: events are acknowledged" '{"ok":true,"id":"after-hup"}' "$(send after-hup)"
-  stop_serve
+  stop_serve TERM
+  assert_eq "serve: SIGTERM: status 0" 0 "$SERVE_RC"
 fi
 
 finish

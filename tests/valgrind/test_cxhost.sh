@@ -7,10 +7,11 @@ home=$(mktemp -d)
 trap 'rm -rf "$home"' EXIT
 passed=0 failed=0
 
-# expect STATUS ARGS...: runs cxhost under valgrind, checks the exit status.
+# expect STATUS ARGS...: runs cxhost under valgrind (standard input from
+# $INPUT, default none), checks the exit status.
 expect() {
   local want=$1; shift
-  $VALGRIND "$CXHOST" --home "$home" "$@" >"$home/out" 2>"$home/err"
+  $VALGRIND "$CXHOST" --home "$home" "$@" <"${INPUT:-/dev/null}" >"$home/out" 2>"$home/err"
   local got=$?
   if [ "$got" -eq "$want" ]; then
     passed=$((passed + 1))
@@ -56,19 +57,7 @@ expect 1 import --client v "$home/boom.csv"
 # the REPL from a pipe, with a timer and a failing statement
 printf '%s\n' 'x = {1, {a = 2}}' 'x' 'cx.query("SELECT type, COUNT(*) AS n FROM events GROUP BY type")' \
   '.timer' 'cx.after(0.05, function() print("fired") end)' 'error("boom")' '.plugins' >"$home/repl.txt"
-expect_stdin() {
-  local want=$1 input=$2; shift 2
-  $VALGRIND "$CXHOST" --home "$home" "$@" <"$input" >"$home/out" 2>"$home/err"
-  local got=$?
-  if [ "$got" -eq "$want" ]; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAILED (status $got, want $want): cxhost $* < $input" >&2
-    tail -n 30 "$home/err" >&2
-  fi
-}
-expect_stdin 1 "$home/repl.txt" repl --client v
+INPUT=$home/repl.txt expect 1 repl --client v
 
 # the service: events in over a unix socket, a REPL attached, a reload, SIGTERM
 rm -f "$home/clients/v/plugins/boom.lua"
@@ -84,7 +73,7 @@ s.shutdown(socket.SHUT_WR)
 while s.recv(4096): pass
 PY
 printf '%s\n' 'cx.query("SELECT external_id FROM events WHERE external_id = \x27s1\x27")' '.reload' >"$home/attach.txt"
-expect_stdin 0 "$home/attach.txt" repl --connect "$home/repl.sock"
+INPUT=$home/attach.txt expect 0 repl --connect "$home/repl.sock"
 grep -q '"s1"\|s1' "$home/out" || { failed=$((failed + 1)); echo "FAILED: the attached REPL did not see s1" >&2; }
 kill -HUP "$serve"; sleep 1
 kill -TERM "$serve"; wait "$serve"
