@@ -675,7 +675,9 @@ static const struct command commands[] = {
      "  experience   the five experience modules (sense, feel, think, act, relate):\n"
      "               customers' scores, NPS and CSAT per lifecycle stage, and the\n"
      "               experience grid of touchpoints against modules\n"
-     "  --format F   table (default), csv or json (the experience report)\n"
+     "  rfm          buyers by recency, frequency and monetary value: the RFM\n"
+     "               segments (champions, loyal, ... lost) and the R x F grid\n"
+     "  --format F   table (default), csv or json (the experience and rfm reports)\n"
      "  --as-of DATE judge scores at DATE (default: the latest event's time)\n"},
     {"check", cmd_check, "cxhost check --client NAME",
      "Checks the client's loyalty ledger and refunds against each other and\n"

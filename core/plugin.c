@@ -1184,14 +1184,16 @@ static int check_config_keys(plugin_set *ps, cx_error *err)
     while (lua_next(L, -2)) {                            /* [config, k, v] */
         lua_pop(L, 1);
         const char *key = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-        int known = key && (strcmp(key, "limits") == 0 || strcmp(key, "touchpoints") == 0);
+        int known = key && (strcmp(key, "limits") == 0 || strcmp(key, "touchpoints") == 0 ||
+                            strcmp(key, "rfm_segments") == 0);
         for (int i = 0; key && !known && i < ps->count; i++)
             known = strcmp(key, ps->items[i]->name) == 0;
         if (!known) {
             buf names = BUF_INIT;
             for (int i = 0; i < ps->count; i++)
                 buf_printf(&names, "%s%s", i ? ", " : "", ps->items[i]->name);
-            cx_error_set(err, "config.lua: '%s' is neither a loaded plugin nor 'limits' or 'touchpoints' (plugins: %s)",
+            cx_error_set(err, "config.lua: '%s' is neither a loaded plugin nor 'limits', 'touchpoints' or "
+                         "'rfm_segments' (plugins: %s)",
                          key ? key : "?", buf_str(&names));
             buf_free(&names);
             lua_pop(L, 2);

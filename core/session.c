@@ -264,6 +264,92 @@ done:
     return rc;
 }
 
+static int rfm_cell_matches(void *ud, int ncols, const char *const *names, const store_value *values)
+{
+    (void)ncols, (void)names, (void)values;
+    *(int *)ud = 1;
+    return 1;
+}
+
+/* The RFM grid of config.lua (`rfm_segments = { [5] = { "new", ... }, ... }`:
+ * for a recency score, the segments of frequency scores 1 to 5) into the
+ * store's rfm_segments, writing only when a cell changed. Rows not given
+ * keep what they had. [-0, +0, m] */
+static int session_apply_rfm_segments(session *s, cx_error *err)
+{
+    lua_State *L = luahost_state(s->host);
+    if (s->config_ref == LUA_NOREF)
+        return 0;
+    int top = lua_gettop(L), rc = -1, changed = 0, pass;
+    buf path = BUF_INIT;
+    workspace_client_path(s->home, s->client, "config.lua", &path);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->config_ref);
+    lua_getfield(L, -1, "rfm_segments");                         /* [config, grid] */
+    if (lua_isnil(L, -1)) {
+        rc = 0;
+        goto done;
+    }
+    static const char example[] = "{ [5] = { \"new\", \"potential\", \"loyal\", \"champions\", \"champions\" }, ... }";
+    if (!lua_istable(L, -1)) {
+        cx_error_set(err, "%s: rfm_segments must be a table: %s", path.data, example);
+        goto done;
+    }
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {                                      /* check every row first */
+        int ok = lua_isinteger(L, -2) && lua_tointeger(L, -2) >= 1 && lua_tointeger(L, -2) <= 5 &&
+                 lua_istable(L, -1) && lua_rawlen(L, -1) == 5;
+        for (int f = 1; ok && f <= 5; f++) {
+            lua_rawgeti(L, -1, f);
+            ok = lua_type(L, -1) == LUA_TSTRING && lua_rawlen(L, -1) > 0 && lua_rawlen(L, -1) <= 64;
+            lua_pop(L, 1);
+        }
+        if (!ok) {
+            cx_error_set(err, "%s: rfm_segments: each row is a recency score 1 to 5 holding the five segment "
+                         "names of frequency scores 1 to 5: %s", path.data, example);
+            goto done;
+        }
+        lua_pop(L, 1);
+    }
+    /* Pass 0 looks for a change; pass 1 writes. */
+    for (pass = 0; pass < 2; pass++) {
+        if (pass == 1 && (!changed || store_begin(s->st, err) < 0))
+            break;
+        for (int r = 1; r <= 5; r++) {
+            if (lua_rawgeti(L, -1, r) != LUA_TTABLE) {
+                lua_pop(L, 1);
+                continue;
+            }
+            for (int f = 1; f <= 5; f++) {
+                lua_rawgeti(L, -1, f);
+                size_t len;
+                const char *name = lua_tolstring(L, -1, &len);
+                store_value params[3] = {{STORE_INT, r, 0, NULL, 0}, {STORE_INT, f, 0, NULL, 0},
+                                         {STORE_TEXT, 0, 0, name, len}};
+                int same = 0;
+                int q = pass == 0 ? store_query(s->st, "SELECT 1 FROM rfm_segments WHERE r = ?1 AND f = ?2 AND segment = ?3",
+                                                params, 3, rfm_cell_matches, &same, err)
+                                  : store_rfm_segment_set(s->st, r, f, name, err);
+                lua_pop(L, 1);
+                if (q < 0) {
+                    lua_pop(L, 1);
+                    if (pass == 1)
+                        store_rollback(s->st);
+                    goto done;
+                }
+                changed |= !same;
+            }
+            lua_pop(L, 1);
+        }
+        if (pass == 1 && store_commit(s->st, err) < 0)
+            goto done;
+    }
+    rc = 0;
+done:
+    lua_settop(L, top);
+    buf_free(&path);
+    return rc;
+}
+
 int session_open(const char *home, const char *client, session **out, cx_error *err)
 {
     *out = NULL;
@@ -304,7 +390,8 @@ int session_open(const char *home, const char *client, session **out, cx_error *
         cx_error_set(err, "out of memory");
         goto done;
     }
-    if (plugin_load_all(s->plugins, err) < 0 || session_apply_touchpoints(s, err) < 0)
+    if (plugin_load_all(s->plugins, err) < 0 || session_apply_touchpoints(s, err) < 0 ||
+        session_apply_rfm_segments(s, err) < 0)
         goto done;
     rc = 0;
 done:
@@ -360,7 +447,7 @@ int session_reload(session *s, cx_error *err)
     if (plugin_load_all(fresh, err) < 0)
         goto fail;
     s->plugins = fresh;
-    if (session_apply_touchpoints(s, err) < 0) {
+    if (session_apply_touchpoints(s, err) < 0 || session_apply_rfm_segments(s, err) < 0) {
         s->plugins = old;
         goto fail;
     }

@@ -302,6 +302,46 @@ static const char *const migrations[] = {
     "ALTER TABLE refunds ADD COLUMN deducted_cents INTEGER NOT NULL DEFAULT 0;\n"
     "CREATE INDEX refunds_purchase ON refunds(purchase_event_id);\n"
     "CREATE INDEX refunds_customer ON refunds(customer_id, at);\n",
+    /* 5 -> 6: RFM. Each customer who bought is scored 1 to 5 on recency
+     * (the last purchase), frequency (purchases) and monetary value (spent,
+     * less what refunds and price matches gave back), by quintile of rank:
+     * score = 1 + 5 * (rank - 1) / customers, so equal values score alike.
+     * The view is worked out when read, as of the latest event; its segment
+     * comes from rfm_segments, a grid of recency by frequency that config.lua
+     * may redraw (session.c). */
+    "CREATE TABLE rfm_segments(\n"
+    "  r INTEGER NOT NULL CHECK (r BETWEEN 1 AND 5),\n"
+    "  f INTEGER NOT NULL CHECK (f BETWEEN 1 AND 5),\n"
+    "  segment TEXT NOT NULL,\n"
+    "  PRIMARY KEY (r, f)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE VIEW rfm AS\n"
+    "WITH bought AS (\n"
+    "  SELECT customer_id, MAX(at) AS last_at, COUNT(*) AS frequency, SUM(COALESCE(amount_cents, 0)) AS spent\n"
+    "  FROM events WHERE type = 'purchase' AND customer_id IS NOT NULL GROUP BY customer_id),\n"
+    "returned AS (\n"
+    "  SELECT customer_id, SUM(approved_cents) AS cents FROM refunds\n"
+    "  WHERE kind IN ('return', 'price_match') GROUP BY customer_id),\n"
+    "valued AS (\n"
+    "  SELECT b.customer_id, b.last_at, b.frequency, b.spent - COALESCE(r.cents, 0) AS monetary_cents\n"
+    "  FROM bought b LEFT JOIN returned r USING (customer_id)),\n"
+    "scored AS (\n"
+    "  SELECT *,\n"
+    "    1 + 5 * (RANK() OVER (ORDER BY last_at) - 1) / COUNT(*) OVER () AS r,\n"
+    "    1 + 5 * (RANK() OVER (ORDER BY frequency) - 1) / COUNT(*) OVER () AS f,\n"
+    "    1 + 5 * (RANK() OVER (ORDER BY monetary_cents) - 1) / COUNT(*) OVER () AS m\n"
+    "  FROM valued)\n"
+    "SELECT c.external_id AS customer, s.customer_id, s.r, s.f, s.m,\n"
+    "  ((SELECT MAX(at) FROM events) - s.last_at) / 86400 AS recency_days, s.last_at,\n"
+    "  s.frequency, s.monetary_cents, COALESCE(g.segment, 'unsegmented') AS segment\n"
+    "FROM scored s JOIN customers c ON c.id = s.customer_id\n"
+    "LEFT JOIN rfm_segments g ON g.r = s.r AND g.f = s.f;\n"
+    "INSERT INTO rfm_segments(r, f, segment) VALUES\n"
+    "  (5, 1, 'new'), (5, 2, 'potential'), (5, 3, 'loyal'), (5, 4, 'champions'), (5, 5, 'champions'),\n"
+    "  (4, 1, 'new'), (4, 2, 'potential'), (4, 3, 'loyal'), (4, 4, 'champions'), (4, 5, 'champions'),\n"
+    "  (3, 1, 'potential'), (3, 2, 'potential'), (3, 3, 'loyal'), (3, 4, 'loyal'), (3, 5, 'loyal'),\n"
+    "  (2, 1, 'hibernating'), (2, 2, 'at risk'), (2, 3, 'at risk'), (2, 4, 'at risk'), (2, 5, 'cannot lose'),\n"
+    "  (1, 1, 'lost'), (1, 2, 'hibernating'), (1, 3, 'at risk'), (1, 4, 'cannot lose'), (1, 5, 'cannot lose');\n",
 };
 
 enum stmt_id {
@@ -310,7 +350,7 @@ enum stmt_id {
     ST_TAG_ON, ST_TAG_OFF, ST_TAG_HAS, ST_LEDGER_ADD, ST_LEDGER_BALANCE, ST_SCORE_SET,
     ST_OUTBOX_ADD, ST_LATEST_EVENT, ST_IMPORT_BEGIN, ST_IMPORT_FINISH, ST_STATE_LOAD,
     ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_CUSTOMER_DELETE, ST_TOUCHPOINT_DELETE, ST_CUSTOMER_MAX, ST_FACTS_CUSTOMERS,
-    ST_CELL_GET, ST_CELL_SET, ST_TOUCHPOINT_DESCRIBE, ST_LEDGER_SUM, ST_LEDGER_LOT, ST_TIER_RECORD, ST_REFUND_ADD, ST_EXPLANATION, ST_COUNT
+    ST_CELL_GET, ST_CELL_SET, ST_TOUCHPOINT_DESCRIBE, ST_LEDGER_SUM, ST_LEDGER_LOT, ST_TIER_RECORD, ST_REFUND_ADD, ST_EXPLANATION, ST_RFM_SEGMENT, ST_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -318,6 +358,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_CUSTOMER_FIND] = "SELECT id FROM customers WHERE external_id = ?1",
     [ST_TOUCHPOINT_INSERT] = "INSERT INTO touchpoints(name) VALUES (?1)",
     [ST_TOUCHPOINT_FIND] = "SELECT id FROM touchpoints WHERE name = ?1",
+    [ST_RFM_SEGMENT] = "INSERT INTO rfm_segments(r, f, segment) VALUES (?1, ?2, ?3)"
+                       " ON CONFLICT(r, f) DO UPDATE SET segment = excluded.segment",
     [ST_EVENT_INSERT] =
         "INSERT INTO events(external_id, type, customer_id, at, amount_cents, touchpoint_id, data, import_id, ingested_at)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(external_id) DO NOTHING",
@@ -1388,6 +1430,17 @@ int store_touchpoint_describe(store *s, const char *name, const char *stage, con
     if (store_step_done(s, st, err, "describing a touchpoint") < 0)
         return -1;
     return sqlite3_changes(s->db) > 0;
+}
+
+int store_rfm_segment_set(store *s, int r, int f, const char *segment, cx_error *err)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_RFM_SEGMENT, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int(st, 1, r);
+    sqlite3_bind_int(st, 2, f);
+    bind_text(st, 3, segment);
+    return store_step_done(s, st, err, "setting an RFM segment");
 }
 
 int store_outbox_add(store *s, const store_origin *o, store_id customer, const char *channel,

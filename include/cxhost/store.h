@@ -33,7 +33,7 @@ typedef struct store store;
 typedef int64_t store_id;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 /* SQLite's process-wide options (no memory statistics: their mutex is taken
  * on every allocation). store_open calls it; a program that opens SQLite
@@ -217,6 +217,10 @@ int store_cell_add(store *s, const store_origin *o, const store_observation *ob,
  * and experience provider (or NULL), adding it if missing: 1 changed, 0
  * already so, -1 error. Inside a transaction. */
 int store_touchpoint_describe(store *s, const char *name, const char *stage, const char *provider, cx_error *err);
+
+/* Names the RFM segment of recency score r and frequency score f (1 to 5
+ * each; the view rfm reads it). Inside a transaction. */
+int store_rfm_segment_set(store *s, int r, int f, const char *segment, cx_error *err);
 
 /* Queues a message or offer for delivery; vars_json is a JSON object or NULL. */
 int store_outbox_add(store *s, const store_origin *o, store_id customer, const char *channel,
