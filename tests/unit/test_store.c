@@ -79,7 +79,12 @@ static void test_migration_from_empty(void)
                               "'campaigns','campaign_runs','outbox','audit','facts','customer_tags',"
                               "'imports','experience_cells')"), 14);
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'view' AND name IN "
-                              "('customer_state','customer_facts','lifecycle','loyalty_balances')"), 4);
+                              "('customer_state','customer_facts','lifecycle','loyalty_balances','rfm')"), 5);
+    /* RFM (version 6): the grid's 25 cells, and the view (no buyers yet). */
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM rfm_segments"), 25);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(DISTINCT segment) FROM rfm_segments"), 8);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM rfm_segments WHERE r = 5 AND f = 5 AND segment = 'champions'"), 1);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM rfm"), 0);
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
     CHECK_EQ_INT(query_int(s, "SELECT foreign_keys FROM pragma_foreign_keys"), 1);
     store_close(s);
@@ -120,6 +125,7 @@ static void test_migration_from_v1(void)
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM customer_facts"), 14);
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM customer_facts WHERE name = 'gone'"), 0);
     CHECK_EQ_INT(query_int(s, "SELECT total_spend_cents FROM lifecycle WHERE customer = 'ann'"), 4250);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM rfm_segments"), 25);   /* through every migration to 6 */
     CHECK_EQ_INT(query_int(s, "SELECT purchase_count FROM lifecycle WHERE customer = 'cy \"q\"'"), 1);
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM lifecycle WHERE customer = 'ann' AND stage = 'active'"
                               " AND first_purchase_at = 1767607200 AND last_purchase_at = 1769936400"), 1);
