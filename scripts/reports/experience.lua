@@ -88,11 +88,7 @@ end
 -- table: a report to read.
 
 -- 12345 as "12,345", easier to read (as in the summary report).
-local function count(n)
-  local text = ("%d"):format(n)
-  local grouped = text:reverse():gsub("(%d%d%d)", "%1,"):reverse()
-  return (grouped:gsub("^,", ""))
-end
+local count = cx.report.count
 
 -- Text padded to a width counted in letters, not bytes, so names with accents
 -- ("café", "entrée") still line up; left: text first, then spaces. A line break or tab

@@ -9,15 +9,7 @@
 
 local format = arg.format or "table"
 
-local function count(n)
-  local text = tostring(n)
-  local grouped = text:reverse():gsub("(%d%d%d)", "%1,"):reverse()
-  return (grouped:gsub("^,", ""))
-end
-
-local function money(cents)
-  return "$" .. cx.money.format(cents or 0)
-end
+local count, money = cx.report.count, cx.report.money
 
 local latest = cx.query("SELECT MAX(at) AS at FROM events")[1].at
 -- Scores rank buyers against each other, so a later --as-of changes only

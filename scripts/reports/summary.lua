@@ -1,15 +1,7 @@
 -- summary: the state of a client's data at a glance.
 -- Run it with: cxhost report summary --client NAME
 
-local function count(n)
-  local text = tostring(n)
-  local grouped = text:reverse():gsub("(%d%d%d)", "%1,"):reverse()
-  return (grouped:gsub("^,", ""))
-end
-
-local function money(cents)
-  return "$" .. cx.money.format(cents or 0)
-end
+local count, money = cx.report.count, cx.report.money
 
 local function one(sql, ...)
   return cx.query(sql, ...)[1]
