@@ -64,6 +64,7 @@ static const struct command *find_command(const char *name);
 
 static void print_error(const char *text)
 {
+    fflush(stdout);   /* what a script printed before it failed comes first */
     fprintf(stderr, "cxhost: %s\n", text);
 }
 

@@ -8,7 +8,7 @@
  *   cx.plugins()             the loaded plugins, with their settings
  *   cx.every/after/at/cancel/timers   timers on the loop (loop.h)
  *   cx.experience            the built-in library plugins/lib/experience.lua
- *   cx.loyalty, cx.report    likewise (plugins/lib/)
+ *   cx.loyalty, cx.report, cx.test   likewise (plugins/lib/)
  *   cx.time.iso/date/parse/now, cx.money.format/parse, cx.json.encode/decode
  * docs/plugins.md is the reference. */
 #ifndef CXHOST_CXLIB_H

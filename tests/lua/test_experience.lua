@@ -12,39 +12,8 @@
 --   bash tests/lua/run.sh build/cxhost tests/lua/test_experience.lua
 
 local DAY = 86400
-local passed, failed = 0, 0
-
-local function test(name, fn)
-  local ok, err = pcall(fn)
-  if ok then
-    passed = passed + 1
-  else
-    failed = failed + 1
-    print(("FAIL %s: %s"):format(name, tostring(err)))
-  end
-end
-
-local function t(text)
-  local v, why = cx.time.parse(text)
-  assert(v, why)
-  return v
-end
-
-local function eq(got, want, what)
-  assert(got == want, ("%s: got %s, want %s"):format(what, tostring(got), tostring(want)))
-end
-
-local function near(got, want, what, tolerance)
-  tolerance = tolerance or 1e-6
-  assert(type(got) == "number" and math.abs(got - want) <= tolerance,
-    ("%s: got %s, want %s"):format(what, tostring(got), tostring(want)))
-end
-
-local function facts(customer, plugin)
-  local c = cx.customer(customer)
-  assert(c, "customer '" .. customer .. "' should exist")
-  return c.facts[plugin] or {}
-end
+local eq, near, t, facts = cx.test.eq, cx.test.near, cx.test.time, cx.test.facts
+local suite = cx.test.suite("experience")
 
 local function settings(plugin)
   for _, p in ipairs(cx.plugins()) do
@@ -61,7 +30,7 @@ end
 
 local T0 = t("2025-01-01T08:00:00Z")
 
-test("the five modules are loaded after lifecycle, with their defaults", function()
+suite:case("the five modules are loaded after lifecycle, with their defaults", function()
   local names = {}
   for _, p in ipairs(cx.plugins()) do
     names[#names + 1] = p.name
@@ -71,7 +40,7 @@ test("the five modules are loaded after lifecycle, with their defaults", functio
   eq(settings("feel").types.complaint, 2, "feel's complaint weight")
 end)
 
-test("one engaged moment: 25 at once, 14.3 one half-life later", function()
+suite:case("one engaged moment: 25 at once, 14.3 one half-life later", function()
   -- act: v = 100, w = 1, prior 0, prior_weight 3.
   ingest { id = "d-1", type = "visit", customer = "dora", at = T0 }
   local f = facts("dora", "act")
@@ -87,7 +56,7 @@ test("one engaged moment: 25 at once, 14.3 one half-life later", function()
   near(cx.experience.score(f, T0 + 60 * DAY, settings("act")), 25 / 3.25, "score after two")
 end)
 
-test("sums are kept incrementally, equal to the sum over all observations", function()
+suite:case("sums are kept incrementally, equal to the sum over all observations", function()
   -- Three visits of ed, 10 and 25 days apart: value_sum must equal
   -- sum 100 * 2^-((T - t) / 30 days) over them, T the last visit.
   local times = { T0, T0 + 10 * DAY, T0 + 35 * DAY }
@@ -110,7 +79,7 @@ test("sums are kept incrementally, equal to the sum over all observations", func
   eq(f.as_of, times[3], "as_of stays")
 end)
 
-test("peak-end: a three-moment episode is remembered by its peak and its end", function()
+suite:case("peak-end: a three-moment episode is remembered by its peak and its end", function()
   -- feel ratings 5, 1, 6 in one visit V1, a minute apart: 66.67, 0, 83.33.
   -- Peak: 0 (farthest from 50); end: 83.33; the episode: 41.67 (the plain
   -- mean would be 50), weight 2.
@@ -136,7 +105,7 @@ test("peak-end: a three-moment episode is remembered by its peak and its end", f
   near(cx.experience.score(f, at + 180, settings("feel")), (500 / 6 + 200 + 50) / 5, "score", 1e-3)
 end)
 
-test("complaints weigh their severity, compliments count as 100", function()
+suite:case("complaints weigh their severity, compliments count as 100", function()
   -- gus: a complaint of severity 3 (v 0, w 2 * 3 = 6) and a compliment (v 100, w 1)
   -- at the same moment: (0 + 100 + 50) / (6 + 1 + 1) = 18.75.
   local at = T0 + 41 * DAY
@@ -145,7 +114,7 @@ test("complaints weigh their severity, compliments count as 100", function()
   near(cx.experience.score(facts("gus", "feel"), at, settings("feel")), 18.75, "feel score")
 end)
 
-test("a repeat purchase is an act observation, a first one is not", function()
+suite:case("a repeat purchase is an act observation, a first one is not", function()
   local at = T0 + 42 * DAY
   ingest { id = "h-1", type = "purchase", customer = "hal", at = at, amount = "5.00" }
   local f = facts("hal", "act")
@@ -157,7 +126,7 @@ test("a repeat purchase is an act observation, a first one is not", function()
   eq(f.observations, 1, "the repeat is observed")
 end)
 
-test("a visit and its purchase in one episode count once", function()
+suite:case("a visit and its purchase in one episode count once", function()
   local at = T0 + 43 * DAY
   ingest { id = "i-0", type = "purchase", customer = "ivy", at = at - DAY, amount = "1.00" }
   ingest { id = "i-1", type = "visit", customer = "ivy", at = at, data = { episode = "V9" } }
@@ -167,7 +136,7 @@ test("a visit and its purchase in one episode count once", function()
   near(f.weight_sum, 1, "one episode of weight 1", 1e-4)
 end)
 
-test("NPS and CSAT of known answers; the experience grid", function()
+suite:case("NPS and CSAT of known answers; the experience grid", function()
   -- NPS 10, 10, 9, 8, 6 at the app: 3 promoters, 1 passive, 1 detractor:
   -- (3 - 1) / 5 = +40. CSAT 5, 4, 2: mean 3.67, 2 satisfied, 1 dissatisfied.
   local at = T0 + 44 * DAY
@@ -205,7 +174,7 @@ test("NPS and CSAT of known answers; the experience grid", function()
   eq(counter.cells.feel, nil, "nothing felt at the counter")
 end)
 
-test("the client profile: mean, median and distribution of customers' scores", function()
+suite:case("the client profile: mean, median and distribution of customers' scores", function()
   local s = cx.experience.summary()
   local act = s.modules.act
   assert(act, "act has customers")
@@ -218,7 +187,7 @@ test("the client profile: mean, median and distribution of customers' scores", f
   eq(act.customers, 4, "customers with an act score")
 end)
 
-test("cx.experience.profile", function()
+suite:case("cx.experience.profile", function()
   local p = cx.experience.profile("fay")
   eq(p.customer, "fay", "customer")
   eq(p.modules.feel.observations, 4, "feel observations")
@@ -228,7 +197,7 @@ test("cx.experience.profile", function()
   assert(not ok and tostring(err):find("before the latest event", 1, true), "as_of in the past: " .. tostring(err))
 end)
 
-test("a bad rating stops the event, naming the field", function()
+suite:case("a bad rating stops the event, naming the field", function()
   local ok, err = pcall(cx.ingest, { id = "b-1", type = "survey", customer = "bo", at = T0 + 50 * DAY,
                                      data = { feel = 9 } })
   assert(not ok, "a feel rating of 9 is refused")
@@ -236,7 +205,4 @@ test("a bad rating stops the event, naming the field", function()
   eq(cx.query("SELECT COUNT(*) AS n FROM events WHERE external_id = 'b-1'")[1].n, 0, "the event is not stored")
 end)
 
-if failed > 0 then
-  error(("%d experience test(s) failed"):format(failed))
-end
-print(("experience: %d passed"):format(passed))
+suite:finish()

@@ -5,42 +5,13 @@
 --   bash tests/lua/run.sh build/cxhost tests/lua/test_experience_config.lua
 
 local DAY = 86400
-local passed, failed = 0, 0
-
-local function test(name, fn)
-  local ok, err = pcall(fn)
-  if ok then
-    passed = passed + 1
-  else
-    failed = failed + 1
-    print(("FAIL %s: %s"):format(name, tostring(err)))
-  end
-end
-
-local function eq(got, want, what)
-  assert(got == want, ("%s: got %s, want %s"):format(what, tostring(got), tostring(want)))
-end
-
-local function near(got, want, what, tolerance)
-  assert(type(got) == "number" and math.abs(got - want) <= (tolerance or 1e-6),
-    ("%s: got %s, want %s"):format(what, tostring(got), tostring(want)))
-end
-
-local function settings(plugin)
-  for _, p in ipairs(cx.plugins()) do
-    if p.name == plugin then
-      return p.config
-    end
-  end
-end
-
-local function facts(customer, plugin)
-  return cx.customer(customer).facts[plugin] or {}
-end
+local eq, near, facts = cx.test.eq, cx.test.near, cx.test.facts
+local settings = cx.loyalty.plugin_config -- a loaded plugin's settings (nil for none)
+local suite = cx.test.suite("experience config")
 
 local T0 = cx.time.parse("2025-03-01T09:00:00Z")
 
-test("map settings are merged entry by entry", function()
+suite:case("map settings are merged entry by entry", function()
   local types = settings("feel").types
   eq(types.complaint, 4, "the client's complaint weight")
   eq(types.compliment, 1, "the default compliment weight stays")
@@ -51,7 +22,7 @@ test("map settings are merged entry by entry", function()
   eq(settings("act").prior_weight, 3, "the default beside it")
 end)
 
-test("a heavier complaint weight lowers the score as computed", function()
+suite:case("a heavier complaint weight lowers the score as computed", function()
   -- A complaint of severity 2: v 0, w 4 * 2 = 8 (default 2 * 2 = 4);
   -- feel prior 50, prior_weight 1: 50 / (8 + 1) = 5.556 (default: 10).
   cx.ingest { id = "c-1", type = "complaint", customer = "cal", at = T0, data = { severity = 2 } }
@@ -60,7 +31,7 @@ test("a heavier complaint weight lowers the score as computed", function()
   near(cx.experience.score(f, T0, settings("feel")), 50 / 9, "feel score")
 end)
 
-test("think listens to the client's new type, and no longer to content", function()
+suite:case("think listens to the client's new type, and no longer to content", function()
   cx.ingest { id = "w-1", type = "webinar", customer = "wes", at = T0 + 1 }
   cx.ingest { id = "w-2", type = "content", customer = "wes", at = T0 + 2 }
   local f = facts("wes", "think")
@@ -70,13 +41,13 @@ test("think listens to the client's new type, and no longer to content", functio
   near(cx.experience.score(f, T0 + 1, settings("think")), 100 * 1.5 / 4.5, "think score")
 end)
 
-test("act's half-life of 10 days", function()
+suite:case("act's half-life of 10 days", function()
   cx.ingest { id = "v-1", type = "visit", customer = "val", at = T0 + 3 }
   -- 10 days on: 50 / (0.5 + 3)
   near(cx.experience.score(facts("val", "act"), T0 + 3 + 10 * DAY, settings("act")), 50 / 3.5, "act score")
 end)
 
-test("touchpoints get their stage and provider; NPS and cells by stage", function()
+suite:case("touchpoints get their stage and provider; NPS and cells by stage", function()
   local rows = cx.query("SELECT name, stage, provider FROM touchpoints WHERE name IN ('web', 'app', 'shop') ORDER BY name")
   eq(#rows, 3, "the configured touchpoints are in the store")
   eq(rows[1].name .. "/" .. rows[1].stage .. "/" .. rows[1].provider, "app/during/website", "app")
@@ -105,7 +76,4 @@ test("touchpoints get their stage and provider; NPS and cells by stage", functio
   eq(grid[1].provider, "website", "its provider")
 end)
 
-if failed > 0 then
-  error(("%d experience config test(s) failed"):format(failed))
-end
-print(("experience config: %d passed"):format(passed))
+suite:finish()

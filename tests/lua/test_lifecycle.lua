@@ -6,38 +6,14 @@
 --   bash tests/lua/run.sh build/cxhost tests/lua/test_lifecycle.lua
 
 local DAY = 86400
-local passed, failed = 0, 0
-
-local function test(name, fn)
-  local ok, err = pcall(fn)
-  if ok then
-    passed = passed + 1
-  else
-    failed = failed + 1
-    print(("FAIL %s: %s"):format(name, tostring(err)))
-  end
-end
-
-local function t(text)
-  local v, why = cx.time.parse(text)
-  assert(v, why)
-  return v
-end
-
-local function eq(got, want, what)
-  assert(got == want, ("%s: got %s, want %s"):format(what, tostring(got), tostring(want)))
-end
+local eq, t, one = cx.test.eq, cx.test.time, cx.test.one
+local suite = cx.test.suite("lifecycle")
 
 -- The lifecycle facts of a customer (a table, empty when it has none).
 local function lc(customer)
   local c = cx.customer(customer)
   assert(c, "customer '" .. customer .. "' should exist")
   return c.facts.lifecycle or {}, c
-end
-
-local function one(sql, ...)
-  local rows = cx.query(sql, ...)
-  return rows[1] and rows[1].n
 end
 
 local function buy(id, customer, at, amount)
@@ -47,7 +23,7 @@ end
 
 local T1 = t("2024-03-10T12:00:00Z")
 
-test("first purchase sets every fact and stage new", function()
+suite:case("first purchase sets every fact and stage new", function()
   eq(buy("a-1", "alice", T1, "19.99"), "inserted", "cx.ingest result")
   local f, c = lc("alice")
   eq(f.first_purchase_at, T1, "first_purchase_at")
@@ -60,7 +36,7 @@ test("first purchase sets every fact and stage new", function()
   eq(c.first_seen_at, T1, "first_seen_at")
 end)
 
-test("second purchase: count, spend, last purchase, stage new -> active", function()
+suite:case("second purchase: count, spend, last purchase, stage new -> active", function()
   eq(buy("a-2", "alice", T1 + 10 * DAY, "5.01"), "inserted", "cx.ingest result")
   local f = lc("alice")
   eq(f.first_purchase_at, T1, "first_purchase_at unchanged")
@@ -70,7 +46,7 @@ test("second purchase: count, spend, last purchase, stage new -> active", functi
   eq(f.stage, "active", "stage after the second purchase")
 end)
 
-test("an earlier purchase arriving late moves first_purchase_at only", function()
+suite:case("an earlier purchase arriving late moves first_purchase_at only", function()
   eq(buy("a-0", "alice", T1 - 5 * DAY, "0.50"), "inserted", "cx.ingest result")
   local f = lc("alice")
   eq(f.first_purchase_at, T1 - 5 * DAY, "first_purchase_at")
@@ -79,7 +55,7 @@ test("an earlier purchase arriving late moves first_purchase_at only", function(
   eq(f.total_spend_cents, 2550, "total_spend_cents")
 end)
 
-test("a purchase without an amount counts but adds nothing to spend", function()
+suite:case("a purchase without an amount counts but adds nothing to spend", function()
   eq(cx.ingest { id = "a-3", type = "purchase", customer = "alice", at = T1 + 11 * DAY }, "inserted", "result")
   local f = lc("alice")
   eq(f.purchase_count, 4, "purchase_count")
@@ -87,7 +63,7 @@ test("a purchase without an amount counts but adds nothing to spend", function()
   eq(f.last_purchase_at, T1 + 11 * DAY, "last_purchase_at")
 end)
 
-test("amounts are exact cents (no floating point)", function()
+suite:case("amounts are exact cents (no floating point)", function()
   -- 0.10 + 0.20 is not 0.30 in floating point; in cents it is 30.
   buy("f-1", "frank", T1, "0.10")
   buy("f-2", "frank", T1 + DAY, "0.20")
@@ -95,7 +71,7 @@ test("amounts are exact cents (no floating point)", function()
   eq(lc("frank").total_spend_cents, 123456819, "total_spend_cents")
 end)
 
-test("duplicate event id is a no-op", function()
+suite:case("duplicate event id is a no-op", function()
   local before = lc("alice")
   local events = one("SELECT COUNT(*) AS n FROM events")
   local audits = one("SELECT COUNT(*) AS n FROM audit")
@@ -112,7 +88,7 @@ test("duplicate event id is a no-op", function()
   eq(one("SELECT amount_cents AS n FROM events WHERE external_id = 'a-2'"), 501, "stored amount of a-2")
 end)
 
-test("a non-purchase event makes a prospect", function()
+suite:case("a non-purchase event makes a prospect", function()
   eq(cx.ingest { id = "p-1", type = "visit", customer = "pat", at = T1 }, "inserted", "result")
   local f = lc("pat")
   eq(f.stage, "prospect", "stage")
@@ -121,7 +97,7 @@ test("a non-purchase event makes a prospect", function()
   eq(f.total_spend_cents, nil, "total_spend_cents")
 end)
 
-test("a prospect's first purchase makes it new; later visits keep the stage", function()
+suite:case("a prospect's first purchase makes it new; later visits keep the stage", function()
   buy("p-2", "pat", T1 + DAY, "7.00")
   local f = lc("pat")
   eq(f.stage, "new", "stage after the purchase")
@@ -133,7 +109,7 @@ test("a prospect's first purchase makes it new; later visits keep the stage", fu
   eq(f.purchase_count, 1, "purchase_count after a complaint")
 end)
 
-test("an event without a customer creates none and sets no facts", function()
+suite:case("an event without a customer creates none and sets no facts", function()
   local customers = one("SELECT COUNT(*) AS n FROM customers")
   eq(cx.ingest { id = "anon-1", type = "purchase", at = T1, amount = "3.00" }, "inserted", "result")
   eq(one("SELECT COUNT(*) AS n FROM customers"), customers, "customers")
@@ -142,7 +118,7 @@ test("an event without a customer creates none and sets no facts", function()
      "audit rows of anon-1")
 end)
 
-test("a bad event is refused and leaves nothing behind", function()
+suite:case("a bad event is refused and leaves nothing behind", function()
   local ok, err = pcall(buy, "bad-1", "bert", T1, "1.234")
   assert(not ok, "an amount with three decimals should be refused")
   assert(tostring(err):find("more than two decimals", 1, true), "error says why: " .. tostring(err))
@@ -158,7 +134,7 @@ local function stage_at(customer, as_of)
   return lc(customer).stage
 end
 
-test("refresh before the latest event is refused", function()
+suite:case("refresh before the latest event is refused", function()
   local ok, err = pcall(cx.refresh, T1)
   assert(not ok, "a refresh as of a time before the latest event should be refused")
   assert(tostring(err):find("before the latest event", 1, true), "error says why: " .. tostring(err))
@@ -166,7 +142,7 @@ end)
 
 local R0 = t("2030-01-01")
 
-test("refresh: the day thresholds, exactly", function()
+suite:case("refresh: the day thresholds, exactly", function()
   buy("r-1", "rita", R0, "10.00")
   eq(lc("rita").stage, "new", "stage at the purchase")
   eq(stage_at("rita", R0 + 89 * DAY), "new", "89 days")
@@ -179,7 +155,7 @@ test("refresh: the day thresholds, exactly", function()
   eq(stage_at("rita", R0 + 3000 * DAY), "lapsed", "3000 days")
 end)
 
-test("refresh takes ISO text and the lifecycle view follows the facts", function()
+suite:case("refresh takes ISO text and the lifecycle view follows the facts", function()
   cx.refresh("2030-06-29T23:59:59Z")   -- one second short of 180 days after 2030-01-01
   eq(lc("rita").stage, "active", "stage as of 2030-06-29T23:59:59Z")
   cx.refresh("2030-06-30")             -- 180 days after 2030-01-01
@@ -194,7 +170,7 @@ end)
 
 local S0 = t("2040-01-01")
 
-test("refresh counts from the latest purchase, and a new purchase revives", function()
+suite:case("refresh counts from the latest purchase, and a new purchase revives", function()
   buy("s-1", "sam", S0, "1.00")
   buy("s-2", "sam", S0 + 100 * DAY, "2.00")
   eq(stage_at("sam", S0 + 279 * DAY), "active", "179 days after the latest purchase")
@@ -209,7 +185,7 @@ end)
 
 local Q0 = t("2050-01-01")
 
-test("refresh leaves prospects prospects", function()
+suite:case("refresh leaves prospects prospects", function()
   cx.ingest { id = "q-1", type = "survey", customer = "quinn", at = Q0 }
   eq(stage_at("quinn", Q0 + 1000 * DAY), "prospect", "stage 1000 days later")
 end)
@@ -228,7 +204,7 @@ local function origin(customer, name)
   return r[1]
 end
 
-test("origin: a customer's facts name the plugin and the event that last changed them", function()
+suite:case("origin: a customer's facts name the plugin and the event that last changed them", function()
   local G0 = t("2055-01-01")
   buy("g-1", "gina", G0, "5.00")
   eq(origin("gina", "purchase_count").event, "g-1", "event of gina's facts after her first purchase")
@@ -254,7 +230,7 @@ test("origin: a customer's facts name the plugin and the event that last changed
   eq(origin("quinn", "stage").event, "q-1", "event of quinn's stage")
 end)
 
-test("origin: a refresh's change names no event, and its time is as_of", function()
+suite:case("origin: a refresh's change names no event, and its time is as_of", function()
   local O0 = t("2060-01-01")
   buy("o-1", "olga", O0, "1.00")
   eq(origin("olga", "stage").event, "o-1", "stage set by the purchase")
@@ -267,7 +243,4 @@ test("origin: a refresh's change names no event, and its time is as_of", functio
   eq(origin("olga", "purchase_count").updated_at, O0 + 400 * DAY, "and its time")
 end)
 
-print(("%d passed, %d failed"):format(passed, failed))
-if failed > 0 then
-  error(("%d lifecycle test(s) failed"):format(failed), 0)
-end
+suite:finish()

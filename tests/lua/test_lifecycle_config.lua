@@ -5,36 +5,17 @@
 --   bash tests/lua/run.sh build/cxhost tests/lua/test_lifecycle_config.lua
 
 local DAY = 86400
-local passed, failed = 0, 0
-
-local function test(name, fn)
-  local ok, err = pcall(fn)
-  if ok then
-    passed = passed + 1
-  else
-    failed = failed + 1
-    print(("FAIL %s: %s"):format(name, tostring(err)))
-  end
-end
-
-local function eq(got, want, what)
-  assert(got == want, ("%s: got %s, want %s"):format(what, tostring(got), tostring(want)))
-end
-
-local function facts(customer, plugin)
-  local c = cx.customer(customer)
-  assert(c, "customer '" .. customer .. "' should exist")
-  return c.facts[plugin or "lifecycle"] or {}
-end
+local eq, facts = cx.test.eq, cx.test.facts
+local suite = cx.test.suite("lifecycle config")
 
 local function stage_at(customer, as_of)
   cx.refresh(as_of)
-  return facts(customer).stage
+  return facts(customer, "lifecycle").stage
 end
 
 local R0 = assert(cx.time.parse("2021-05-01"))
 
-test("the client's plugins are loaded, in order", function()
+suite:case("the client's plugins are loaded, in order", function()
   local names = {}
   for _, p in ipairs(cx.plugins()) do
     names[#names + 1] = p.name .. ":" .. p.origin
@@ -43,19 +24,19 @@ test("the client's plugins are loaded, in order", function()
     .. "act:built-in,relate:built-in,loyalty:built-in,refund:built-in", "cx.plugins()")
 end)
 
-test("a purchase: lifecycle runs before probe", function()
+suite:case("a purchase: lifecycle runs before probe", function()
   eq(cx.ingest { id = "r-1", type = "purchase", customer = "rita", at = R0, amount = "10.00" }, "inserted", "result")
-  eq(facts("rita").stage, "new", "stage")
+  eq(facts("rita", "lifecycle").stage, "new", "stage")
   eq(facts("rita", "probe").seen_stage, "new", "stage seen by probe (order 20 after lifecycle's 10)")
 end)
 
-test("probe's events filter: a visit reaches lifecycle only", function()
+suite:case("probe's events filter: a visit reaches lifecycle only", function()
   cx.ingest { id = "v-1", type = "visit", customer = "vic", at = R0 }
-  eq(facts("vic").stage, "prospect", "lifecycle stage")
+  eq(facts("vic", "lifecycle").stage, "prospect", "lifecycle stage")
   eq(facts("vic", "probe").seen_stage, nil, "probe fact")
 end)
 
-test("lapsed_days = 200 from config.lua", function()
+suite:case("lapsed_days = 200 from config.lua", function()
   eq(stage_at("rita", R0 + 179 * DAY), "active", "179 days")
   eq(stage_at("rita", R0 + 180 * DAY), "lapsing", "180 days (lapsing_days, unchanged)")
   eq(stage_at("rita", R0 + 199 * DAY), "lapsing", "199 days")
@@ -63,7 +44,4 @@ test("lapsed_days = 200 from config.lua", function()
   eq(stage_at("rita", R0 + 300 * DAY), "lapsed", "300 days (lapsing with the default 365)")
 end)
 
-print(("%d passed, %d failed"):format(passed, failed))
-if failed > 0 then
-  error(("%d lifecycle config test(s) failed"):format(failed), 0)
-end
+suite:finish()

@@ -20,16 +20,7 @@
 --   bash tests/lua/run.sh build/cxhost tests/lua/test_loyalty.lua
 
 local DAY = 86400
-local passed, failed = 0, 0
-
-local function eq(got, want, what)
-  assert(got == want, ("%s: got %s, want %s"):format(what, tostring(got), tostring(want)))
-end
-
-local function one(sql, ...)
-  local rows = cx.query(sql, ...)
-  return rows[1] and rows[1].n
-end
+local eq, t, one, facts = cx.test.eq, cx.test.time, cx.test.one, cx.test.facts
 
 -- The invariants of the ledger (the core of `cxhost check`), for every
 -- customer that has entries: replaying the entries finds no problem (no
@@ -51,24 +42,7 @@ local function check_invariants()
   end
 end
 
-local function test(name, fn)
-  local ok, err = pcall(function()
-    fn()
-    check_invariants()
-  end)
-  if ok then
-    passed = passed + 1
-  else
-    failed = failed + 1
-    print(("FAIL %s: %s"):format(name, tostring(err)))
-  end
-end
-
-local function t(text)
-  local v, why = cx.time.parse(text)
-  assert(v, why)
-  return v
-end
+local suite = cx.test.suite("loyalty", { after = check_invariants })
 
 -- A customer's ledger entries, in the order they were written.
 local function ledger(customer)
@@ -91,12 +65,6 @@ local function tiers(customer)
   return cx.query([[SELECT h.tier, h.previous, h.at, h.reason, h.plugin, e.external_id AS event
     FROM tier_history h JOIN customers c ON c.id = h.customer_id LEFT JOIN events e ON e.id = h.event_id
     WHERE c.external_id = ?1 ORDER BY h.id]], customer)
-end
-
-local function loyalty_facts(customer)
-  local c = cx.customer(customer)
-  assert(c, "customer '" .. customer .. "' should exist")
-  return c.facts.loyalty or {}
 end
 
 local function buy(id, customer, at, amount)
@@ -144,7 +112,7 @@ end
 
 local A1 = t("2024-03-10T12:00:00Z")
 
-test("a purchase earns 1 point per 1.00, rounded down, pending 30 days and 1 second, expiring in 24 months", function()
+suite:case("a purchase earns 1 point per 1.00, rounded down, pending 30 days and 1 second, expiring in 24 months", function()
   eq(buy("ann-1", "ann", A1, "12.99"), "inserted", "cx.ingest result")
   local e = entry_of("ann-1")
   eq(e.points, 12, "points for 12.99 (1299 cents * 1 / 100 = 12.99, rounded down)")
@@ -167,7 +135,7 @@ end)
 
 local S = t("2024-04-01T09:00:00Z")
 
-test("tiers: 499 points stay member, the 500th upgrades to silver at once", function()
+suite:case("tiers: 499 points stay member, the 500th upgrades to silver at once", function()
   buy("sil-1", "sil", S, "499.99")
   eq(entry_of("sil-1").points, 499, "points for 499.99 (rounded down)")
   eq(cx.loyalty.account("sil").tier, "member", "tier at 499 points")
@@ -186,7 +154,7 @@ test("tiers: 499 points stay member, the 500th upgrades to silver at once", func
   has(h[1].reason, "silver needs 500")
 end)
 
-test("tiers: the silver multiplier x1.25 applies after the upgrade, rounded down; 2000 makes gold", function()
+suite:case("tiers: the silver multiplier x1.25 applies after the upgrade, rounded down; 2000 makes gold", function()
   buy("sil-3", "sil", S + 2 * DAY, "10.00")
   eq(entry_of("sil-3").points, 12, "10.00 at x1.25 = 12.5, rounded down")
   buy("sil-4", "sil", S + 3 * DAY, "1190.00")
@@ -206,7 +174,7 @@ test("tiers: the silver multiplier x1.25 applies after the upgrade, rounded down
   eq(cx.loyalty.account("sil").balance, 2150, "balance 499 + 1 + 12 + 1487 + 1 + 150")
 end)
 
-test("tiers: one big purchase goes from member straight to gold", function()
+suite:case("tiers: one big purchase goes from member straight to gold", function()
   buy("big-1", "big", S, "2000.00")
   eq(entry_of("big-1").points, 2000, "points")
   local h = tiers("big")
@@ -217,7 +185,7 @@ end)
 
 -- Bonus events --------------------------------------------------------------
 
-test("bonus events: referral 100, survey 10, birthday 50, available at once", function()
+suite:case("bonus events: referral 100, survey 10, birthday 50, available at once", function()
   eq(bonus("bo-1", "referral", "bo", t("2024-06-01T10:00:00Z")), "inserted", "result")
   bonus("bo-2", "survey", "bo", t("2024-06-02T10:00:00Z"))
   bonus("bo-3", "birthday", "bo", t("2024-06-03T10:00:00Z"))
@@ -239,7 +207,7 @@ test("bonus events: referral 100, survey 10, birthday 50, available at once", fu
   eq(#ledger("bo"), 3, "entries after a visit (no bonus)")
 end)
 
-test("birthday: once per calendar year", function()
+suite:case("birthday: once per calendar year", function()
   -- The last second of 2024: a second birthday in 2024, nothing.
   eq(bonus("bo-4", "birthday", "bo", t("2024-12-31T23:59:59Z")), "inserted", "result")
   eq(#ledger("bo"), 3, "entries after a second birthday in 2024")
@@ -257,7 +225,7 @@ local P = t("2025-03-01T10:00:00Z")
 local P_CLOSE = P + 30 * DAY -- 2025-03-31T10:00:00Z: the last second of the return window
 local P_OPEN = P_CLOSE + 1   -- the first second the points may be spent
 
-test("pending: not spendable during the return window, spendable the second after it", function()
+suite:case("pending: not spendable during the return window, spendable the second after it", function()
   buy("pen-1", "pen", P, "600.00")
   eq(entry_of("pen-1").available_at, t("2025-03-31T10:00:01Z"), "available_at = purchase + 30 days + 1 second")
   local acc = cx.loyalty.account("pen", P_CLOSE)
@@ -283,7 +251,7 @@ test("pending: not spendable during the return window, spendable the second afte
   eq(e.lot_id, nil, "a redemption names no lot")
 end)
 
-test("pending: a return inside the window cancels the points before they are spendable", function()
+suite:case("pending: a return inside the window cancels the points before they are spendable", function()
   buy("ret-1", "ret", P, "50.00")
   eq(cx.loyalty.account("ret", P).pending, 50, "pending after the purchase")
   eq(refund("ret-x1", "ret", "ret-1", P + 10 * DAY), "inserted", "refund request")
@@ -306,7 +274,7 @@ test("pending: a return inside the window cancels the points before they are spe
   end
 end)
 
-test("pending: a return at the window's last second still takes back the pending points", function()
+suite:case("pending: a return at the window's last second still takes back the pending points", function()
   buy("ret-3", "ret3", P, "30.00")
   refund("ret-x3", "ret3", "ret-3", P_CLOSE)
   eq(one("SELECT decision AS n FROM refunds WHERE external_id = 'ret-x3'"), "approved", "decision")
@@ -316,7 +284,7 @@ test("pending: a return at the window's last second still takes back the pending
   eq(acc.balance, 0, "balance")
 end)
 
-test("pending: a return the second after the window is rejected and the points stay", function()
+suite:case("pending: a return the second after the window is rejected and the points stay", function()
   buy("ret-2", "ret", P, "20.00")
   refund("ret-x2", "ret", "ret-2", P_OPEN)
   eq(one("SELECT decision AS n FROM refunds WHERE external_id = 'ret-x2'"), "rejected", "decision")
@@ -331,7 +299,7 @@ end)
 
 local F = t("2025-06-01T10:00:00Z")
 
-test("redemption: oldest available lots first, across partial redemptions; pending lots skipped", function()
+suite:case("redemption: oldest available lots first, across partial redemptions; pending lots skipped", function()
   buy("f-1", "fifo", F, "600.00")                  -- lot 1: 600, available F + 30 days + 1 s; makes silver
   buy("f-2", "fifo", F + DAY, "300.00")            -- lot 2: 300 x1.25 = 375, available F + 31 days + 1 s
   bonus("f-3", "referral", "fifo", F + 2 * DAY)    -- lot 3: 100, available at once
@@ -362,7 +330,7 @@ test("redemption: oldest available lots first, across partial redemptions; pendi
   eq(cx.loyalty.account("fifo", F + 31 * DAY + 1).balance, 75, "balance 575 - 500")
 end)
 
-test("redemption: the same request id redeems once", function()
+suite:case("redemption: the same request id redeems once", function()
   local before = counts()
   local r = cx.loyalty.redeem("fifo", "voucher_5", { id = "f-r3", at = F + 32 * DAY })
   eq(r.result, "duplicate", "result")
@@ -370,7 +338,7 @@ test("redemption: the same request id redeems once", function()
   eq(cx.loyalty.account("fifo", F + 32 * DAY).balance, 75, "balance")
 end)
 
-test("redemption: an unknown reward is an error naming the catalogue, and writes nothing", function()
+suite:case("redemption: an unknown reward is an error naming the catalogue, and writes nothing", function()
   buy("u-1", "uma", F - 60 * DAY, "900.00")
   eq(cx.loyalty.account("uma", F).available, 900, "available")
   local before = counts()
@@ -397,7 +365,7 @@ local function stream(p, c)
   bonus(p .. "bd", "birthday", c, X + 40 * DAY)               -- 50
 end
 
-test("replay: the same event stream gives the same ledger", function()
+suite:case("replay: the same event stream gives the same ledger", function()
   stream("a-", "x1")
   stream("b-", "x2")
   local l1, l2 = ledger("x1"), ledger("x2")
@@ -446,7 +414,7 @@ end)
 
 local E = t("2026-02-28T00:00:00Z")
 
-test("expiry: 29 February + 24 months is 28 February", function()
+suite:case("expiry: 29 February + 24 months is 28 February", function()
   buy("leap-1", "leap", t("2024-02-29T08:00:00Z"), "100.00")
   eq(entry_of("leap-1").expires_at, E, "expires_at")
 end)
@@ -456,7 +424,7 @@ local function expiries(customer)
     WHERE c.external_id = ?1 AND l.kind = 'expire' ORDER BY l.id]], customer)
 end
 
-test("expiry: nothing one second before the day, the lot's rest at the day", function()
+suite:case("expiry: nothing one second before the day, the lot's rest at the day", function()
   cx.refresh(E - 1)
   eq(one("SELECT COUNT(*) AS n FROM ledger WHERE kind = 'expire'"), 0, "expire entries as of E - 1 second")
   local acc = cx.loyalty.account("leap", E - 1)
@@ -479,13 +447,13 @@ test("expiry: nothing one second before the day, the lot's rest at the day", fun
   eq(acc.expired, 0, "expired, once written")
 end)
 
-test("expiry: a second refresh expires nothing twice", function()
+suite:case("expiry: a second refresh expires nothing twice", function()
   cx.refresh(E)
   eq(#expiries("leap"), 1, "expire entries of leap after the same refresh again")
   eq(one("SELECT COUNT(*) AS n FROM ledger WHERE kind = 'expire'"), 1, "expire entries in the ledger")
 end)
 
-test("expiry: a late refresh dates each expiry at its lot's expiry", function()
+suite:case("expiry: a late refresh dates each expiry at its lot's expiry", function()
   cx.refresh(t("2026-07-01"))
   local x = expiries("bo")
   eq(#x, 3, "expire entries of bo (the 2025 birthday expires in 2027)")
@@ -502,7 +470,7 @@ test("expiry: a late refresh dates each expiry at its lot's expiry", function()
   eq(expiries("ann")[1].points, -12, "ann's expiry")
 end)
 
-test("expiry: only what is left of a lot expires; spent lots leave no entry", function()
+suite:case("expiry: only what is left of a lot expires; spent lots leave no entry", function()
   -- fifo's lots 1, 2, 3 expire on 2027-06-01, -02, -03 with 0, 0 and 75 left.
   cx.refresh(t("2027-06-03"))
   local x = expiries("fifo")
@@ -521,7 +489,7 @@ local G0 = t("2030-01-01T10:00:00Z")
 local W = t("2031-01-01T10:00:00Z")   -- G0 + 12 months: G0's points leave the window (at > as_of - 12 months)
 local GU = W + 90 * DAY               -- 2031-04-01T10:00:00Z: grace_until
 
-test("downgrade: the first refresh below the tier starts 90 days of grace", function()
+suite:case("downgrade: the first refresh below the tier starts 90 days of grace", function()
   buy("g-1", "g", G0, "500.00")
   buy("h-1", "h", G0, "500.00")
   buy("gd-1", "gd", G0, "2000.00")
@@ -530,28 +498,28 @@ test("downgrade: the first refresh below the tier starts 90 days of grace", func
   eq(cx.loyalty.account("gd").tier, "gold", "gd's tier")
   eq(entry_of("gd-2").points, 900, "600.00 at gold")
   cx.refresh(W - 1)   -- the window starts one second before G0: g-1 still counts
-  eq(loyalty_facts("g").grace_until, nil, "g's grace_until one second before G0 leaves the window")
-  eq(loyalty_facts("gd").grace_until, nil, "gd's grace_until")
+  eq(facts("g", "loyalty").grace_until, nil, "g's grace_until one second before G0 leaves the window")
+  eq(facts("gd", "loyalty").grace_until, nil, "gd's grace_until")
   cx.refresh(W)       -- 0 points for g and h, 900 for gd
-  eq(loyalty_facts("g").grace_until, GU, "g's grace_until = as_of + 90 days")
-  eq(loyalty_facts("gd").grace_until, GU, "gd's grace_until")
+  eq(facts("g", "loyalty").grace_until, GU, "g's grace_until = as_of + 90 days")
+  eq(facts("gd", "loyalty").grace_until, GU, "gd's grace_until")
   eq(cx.loyalty.account("g").tier, "silver", "g keeps silver during the grace")
   eq(#tiers("g"), 1, "g's tier_history rows")
 end)
 
-test("downgrade: a refresh before grace_until keeps the tier; qualifying again clears the grace", function()
+suite:case("downgrade: a refresh before grace_until keeps the tier; qualifying again clears the grace", function()
   buy("h-2", "h", W + DAY, "500.00")   -- silver x1.25: 625 in h's window
   eq(entry_of("h-2").points, 625, "500.00 at silver")
   cx.refresh(GU - 1)
   eq(cx.loyalty.account("g").tier, "silver", "g's tier one second before grace_until")
-  eq(loyalty_facts("g").grace_until, GU, "g's grace_until unchanged")
-  eq(loyalty_facts("h").grace_until, nil, "h's grace cleared (625 points reach silver)")
+  eq(facts("g", "loyalty").grace_until, GU, "g's grace_until unchanged")
+  eq(facts("h", "loyalty").grace_until, nil, "h's grace cleared (625 points reach silver)")
   eq(#tiers("g"), 1, "g's tier_history rows")
 end)
 
-test("downgrade: at grace_until the tier moves down to the tier reached", function()
+suite:case("downgrade: at grace_until the tier moves down to the tier reached", function()
   cx.refresh(GU)
-  local f = loyalty_facts("g")
+  local f = facts("g", "loyalty")
   eq(f.tier, "member", "g's tier")
   eq(f.grace_until, nil, "g's grace_until")
   eq(cx.loyalty.account("g").tier, "member", "g's account tier")
@@ -576,7 +544,7 @@ end)
 
 local K0 = t("2035-01-01T10:00:00Z")
 
-test("tiers: a clawback inside the window takes its points off the qualifying total", function()
+suite:case("tiers: a clawback inside the window takes its points off the qualifying total", function()
   buy("k-1", "k", K0, "300.00")
   refund("k-x1", "k", "k-1", K0 + 10 * DAY)
   eq(entry_of("k-x1").points, -300, "clawback")
@@ -586,7 +554,7 @@ test("tiers: a clawback inside the window takes its points off the qualifying to
   eq(#tiers("k"), 0, "k's tier_history rows")
 end)
 
-test("tiers: a clawback counts at its purchase's time", function()
+suite:case("tiers: a clawback counts at its purchase's time", function()
   buy("m-1", "m", K0, "300.00")
   refund("m-x1", "m", "m-1", K0 + 10 * DAY)
   buy("m-2", "m", t("2035-07-01T10:00:00Z"), "500.00")
@@ -597,11 +565,8 @@ test("tiers: a clawback counts at its purchase's time", function()
   -- 2035-01-01); m-2's 500 keep silver, no grace. Counted at its own date
   -- the clawback would leave 200.
   cx.refresh(t("2036-01-02T10:00:00Z"))
-  eq(loyalty_facts("m").grace_until, nil, "m's grace_until")
-  eq(loyalty_facts("m").tier, "silver", "m's tier")
+  eq(facts("m", "loyalty").grace_until, nil, "m's grace_until")
+  eq(facts("m", "loyalty").tier, "silver", "m's tier")
 end)
 
-print(("%d passed, %d failed"):format(passed, failed))
-if failed > 0 then
-  error(("%d loyalty test(s) failed"):format(failed), 0)
-end
+suite:finish()

@@ -14,11 +14,7 @@
 -- are checked (the core of `cxhost check`).
 --   bash tests/lua/run.sh build/cxhost tests/lua/test_loyalty_expiry.lua
 
-local passed, failed = 0, 0
-
-local function eq(got, want, what)
-  assert(got == want, ("%s: got %s, want %s"):format(what, tostring(got), tostring(want)))
-end
+local eq, t = cx.test.eq, cx.test.time
 
 -- The invariants of the ledger, for every customer that has entries.
 local function check_invariants()
@@ -32,24 +28,7 @@ local function check_invariants()
   end
 end
 
-local function test(name, fn)
-  local ok, err = pcall(function()
-    fn()
-    check_invariants()
-  end)
-  if ok then
-    passed = passed + 1
-  else
-    failed = failed + 1
-    print(("FAIL %s: %s"):format(name, tostring(err)))
-  end
-end
-
-local function t(text)
-  local v, why = cx.time.parse(text)
-  assert(v, why)
-  return v
-end
+local suite = cx.test.suite("loyalty expiry", { after = check_invariants })
 
 local function buy(id, customer, at, amount)
   eq(cx.ingest { id = id, type = "purchase", customer = customer, at = t(at), amount = amount, touchpoint = "web" },
@@ -68,7 +47,7 @@ local function expiries(customer)
     WHERE c.external_id = ?1 AND l.kind = 'expire' ORDER BY l.id]], customer)
 end
 
-test("add_months: the same day and time of day, or the month's last day", function()
+suite:case("add_months: the same day and time of day, or the month's last day", function()
   local add = cx.loyalty.add_months
   eq(add(t("2024-01-31"), 1), t("2024-02-29"), "2024-01-31 + 1 month (leap year)")
   eq(add(t("2023-01-31"), 1), t("2023-02-28"), "2023-01-31 + 1 month")
@@ -80,7 +59,7 @@ test("add_months: the same day and time of day, or the month's last day", functi
   eq(add(t("2024-05-31"), -12), t("2023-05-31"), "2024-05-31 - 12 months")
 end)
 
-test("pending off: a purchase's points are available at once", function()
+suite:case("pending off: a purchase's points are available at once", function()
   buy("im-1", "im", "2023-01-10T10:00:00Z", "600.00")
   local e = entry("im-1")
   eq(e.points, 600, "points")
@@ -91,12 +70,12 @@ test("pending off: a purchase's points are available at once", function()
   eq(r.available, 100, "available after 600 - 500")
 end)
 
-test("31 January + 1 month: the lot expires on 28 February", function()
+suite:case("31 January + 1 month: the lot expires on 28 February", function()
   buy("jan-1", "jan", "2023-01-31T15:00:00Z", "10.00")
   eq(entry("jan-1").expires_at, t("2023-02-28T00:00:00Z"), "expires_at")
 end)
 
-test("expiry: nothing one second before, the lot at its expiry; a later refresh dates it at the expiry", function()
+suite:case("expiry: nothing one second before, the lot at its expiry; a later refresh dates it at the expiry", function()
   cx.refresh(t("2023-02-27T23:59:59Z"))
   eq(#expiries("jan"), 0, "jan's expire entries one second before")
   eq(cx.loyalty.account("jan", t("2023-02-27T23:59:59Z")).available, 10, "jan's available one second before")
@@ -116,7 +95,7 @@ test("expiry: nothing one second before, the lot at its expiry; a later refresh 
   eq(#expiries("im"), 1, "im's expire entries after another refresh")
 end)
 
-test("redemption skips a lot past its expiry even before the refresh wrote it", function()
+suite:case("redemption skips a lot past its expiry even before the refresh wrote it", function()
   buy("ex-1", "ex", "2023-03-01T10:00:00Z", "600.00")   -- 600, expires 2023-04-01; makes silver
   buy("ex-2", "ex", "2023-03-20T10:00:00Z", "400.00")   -- 400 x1.25 = 500, expires 2023-04-20
   eq(entry("ex-2").points, 500, "400.00 at silver")
@@ -142,7 +121,7 @@ test("redemption skips a lot past its expiry even before the refresh wrote it", 
   eq(cx.query("SELECT COUNT(*) AS n FROM ledger")[1].n, ledger, "ledger rows after the refused redemption")
 end)
 
-test("31 January 2024 + 1 month is 29 February; expired once however often refreshed", function()
+suite:case("31 January 2024 + 1 month is 29 February; expired once however often refreshed", function()
   buy("leap-1", "leap", "2024-01-31T15:00:00Z", "10.00")
   eq(entry("leap-1").expires_at, t("2024-02-29T00:00:00Z"), "expires_at")
   cx.refresh(t("2024-02-28T23:59:59Z"))
@@ -157,7 +136,7 @@ test("31 January 2024 + 1 month is 29 February; expired once however often refre
   eq(x[1].at, t("2024-02-29T00:00:00Z"), "at")
 end)
 
-test("a lot partly taken back by a refund: only its rest expires", function()
+suite:case("a lot partly taken back by a refund: only its rest expires", function()
   buy("pc-1", "pc", "2024-06-05T10:00:00Z", "100.00")   -- 100, expires 2024-07-05
   -- A refund of 40.00 of 100.00 takes back 100 * 4000 / 10000 = 40 points.
   cx.ingest { id = "pc-x1", type = "refund_request", customer = "pc", at = t("2024-06-10T10:00:00Z"),
@@ -172,7 +151,4 @@ test("a lot partly taken back by a refund: only its rest expires", function()
   eq(cx.loyalty.account("pc", t("2024-07-05T00:00:00Z")).balance, 0, "balance")
 end)
 
-print(("%d passed, %d failed"):format(passed, failed))
-if failed > 0 then
-  error(("%d loyalty expiry test(s) failed"):format(failed), 0)
-end
+suite:finish()

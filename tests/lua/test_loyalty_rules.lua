@@ -20,16 +20,7 @@
 --   bash tests/lua/run.sh build/cxhost tests/lua/test_loyalty_rules.lua
 
 local DAY = 86400
-local passed, failed = 0, 0
-
-local function eq(got, want, what)
-  assert(got == want, ("%s: got %s, want %s"):format(what, tostring(got), tostring(want)))
-end
-
-local function one(sql, ...)
-  local rows = cx.query(sql, ...)
-  return rows[1] and rows[1].n
-end
+local eq, t, one = cx.test.eq, cx.test.time, cx.test.one
 
 -- The invariants of the ledger, for every customer that has entries; and the
 -- tier in the facts is the last of tier_history.
@@ -48,24 +39,7 @@ local function check_invariants()
   end
 end
 
-local function test(name, fn)
-  local ok, err = pcall(function()
-    fn()
-    check_invariants()
-  end)
-  if ok then
-    passed = passed + 1
-  else
-    failed = failed + 1
-    print(("FAIL %s: %s"):format(name, tostring(err)))
-  end
-end
-
-local function t(text)
-  local v, why = cx.time.parse(text)
-  assert(v, why)
-  return v
-end
+local suite = cx.test.suite("loyalty rules", { after = check_invariants })
 
 local n = 0
 
@@ -111,11 +85,11 @@ end
 
 -- Multipliers ------------------------------------------------------------------
 
-test("no multiplier: 1 point per 1.00", function()
+suite:case("no multiplier: 1 point per 1.00", function()
   eq(buy("base", "2026-02-02T10:00:00Z", "10.00", "web"), 10, "10.00 on the web")
 end)
 
-test("touchpoint multipliers: app x2, store x1.15 without float error", function()
+suite:case("touchpoint multipliers: app x2, store x1.15 without float error", function()
   eq(buy("app", "2026-02-02T10:00:00Z", "10.00", "app"), 20, "10.00 in the app: 10 x2")
   -- 100 * 1.15 is 114.99999999999999 in floating point; in basis points
   -- 10000 cents * 11500 / 10000 / 100 = 115 exactly.
@@ -123,13 +97,13 @@ test("touchpoint multipliers: app x2, store x1.15 without float error", function
   eq(buy("st", "2026-02-03T10:00:00Z", "0.99", "store"), 1, "0.99 in store: 1.1385, rounded down")
 end)
 
-test("category multiplier: electronics x1.5 from data.category", function()
+suite:case("category multiplier: electronics x1.5 from data.category", function()
   eq(buy("el", "2026-02-02T10:00:00Z", "10.00", "web", "electronics"), 15, "10.00 electronics: 10 x1.5")
   eq(buy("el", "2026-02-02T11:00:00Z", "10.00", "web", "books"), 10, "10.00 books: no multiplier")
   eq(buy("el", "2026-02-02T12:00:00Z", "0.99", "web", "electronics"), 1, "0.99 electronics: 1.485, rounded down")
 end)
 
-test("multipliers multiply", function()
+suite:case("multipliers multiply", function()
   eq(buy("mul", "2026-02-02T10:00:00Z", "10.00", "app", "electronics"), 30, "10.00 app electronics: x2 x1.5 = x3")
   -- x1.15 x1.5 = x1.725: 172.5 points, rounded down.
   eq(buy("mul", "2026-02-02T11:00:00Z", "100.00", "store", "electronics"), 172, "100.00 store electronics")
@@ -137,19 +111,19 @@ end)
 
 -- Promotions -----------------------------------------------------------------
 
-test("promotion spring: from its first day to the end of its last, not a second more", function()
+suite:case("promotion spring: from its first day to the end of its last, not a second more", function()
   eq(buy("pr", "2026-03-06T23:59:59Z", "10.00"), 10, "the second before it starts")
   eq(buy("pr", "2026-03-07T00:00:00Z", "10.00"), 20, "its first second: x2")
   eq(buy("pr", "2026-03-08T23:59:59Z", "10.00"), 20, "the last second of its last day: x2")
   eq(buy("pr", "2026-03-09T00:00:00Z", "10.00"), 10, "the day after")
 end)
 
-test("promotion with touchpoint and category multipliers: all multiply", function()
+suite:case("promotion with touchpoint and category multipliers: all multiply", function()
   eq(buy("pr", "2026-03-08T12:00:00Z", "10.00", "app"), 40, "app x2, spring x2")
   eq(buy("pr", "2026-03-08T13:00:00Z", "10.00", "app", "electronics"), 60, "app x2, electronics x1.5, spring x2")
 end)
 
-test("promotion app_week: for its touchpoint only", function()
+suite:case("promotion app_week: for its touchpoint only", function()
   eq(buy("pr", "2026-05-03T10:00:00Z", "10.00", "app"), 60, "app x2, app_week x3")
   eq(buy("pr", "2026-05-03T11:00:00Z", "10.00", "web"), 10, "web: app_week does not apply")
   eq(buy("pr", "2026-05-07T23:59:59Z", "10.00", "app"), 60, "its last second")
@@ -158,7 +132,7 @@ end)
 
 -- Daily cap ---------------------------------------------------------------------
 
-test("daily cap: exactly at the cap keeps everything; past it nothing; the next day resets", function()
+suite:case("daily cap: exactly at the cap keeps everything; past it nothing; the next day resets", function()
   eq(buy("cap1", "2026-06-01T09:00:00Z", "200.00", "app", "electronics"), 600, "200.00 x3")
   eq(buy("cap1", "2026-06-01T10:00:00Z", "100.00", "app", "electronics"), 300, "100.00 x3 (900 today)")
   -- 33.34 x3 = 100.02: 100 points, 1000 today, exactly the cap.
@@ -168,7 +142,7 @@ test("daily cap: exactly at the cap keeps everything; past it nothing; the next 
   eq(cx.loyalty.account("cap1").balance, 1010, "balance 600 + 300 + 100 + 0 + 10")
 end)
 
-test("daily cap: a purchase over it keeps the room left; bonuses count too", function()
+suite:case("daily cap: a purchase over it keeps the room left; bonuses count too", function()
   eq(buy("cap2", "2026-06-01T09:00:00Z", "300.00", "app", "electronics"), 900, "300.00 x3")
   eq(buy("cap2", "2026-06-01T10:00:00Z", "100.00", "app"), 100, "200 earned, 100 of room")
   eq(bonus("referral", "cap2", "2026-06-01T23:59:59Z"), 0, "a referral on a full day")
@@ -181,7 +155,7 @@ test("daily cap: a purchase over it keeps the room left; bonuses count too", fun
   eq(buy("cap5", "2026-06-01T10:00:00Z", "2.00"), 1, "2 points, 1 of room")
 end)
 
-test("daily cap: an earlier day's event arriving late does not reopen today's cap", function()
+suite:case("daily cap: an earlier day's event arriving late does not reopen today's cap", function()
   eq(buy("cap4", "2026-06-11T12:00:00Z", "300.00", "app", "electronics"), 900, "day 2: 900")
   eq(buy("cap4", "2026-06-10T10:00:00Z", "100.00", "app", "electronics"), 300, "day 1, arriving late: 300")
   -- Day 2 has 900: 150 earned, 100 of room.
@@ -190,7 +164,7 @@ end)
 
 -- Tiers by spend ----------------------------------------------------------------
 
-test("tiers by spend: 499.99 stays member, 500.00 makes silver even with 0 points", function()
+suite:case("tiers by spend: 499.99 stays member, 500.00 makes silver even with 0 points", function()
   eq(buy("sp", "2026-07-01T10:00:00Z", "499.99"), 499, "499.99")
   eq(cx.loyalty.account("sp").tier, "member", "tier after 499.99 spent")
   eq(#tiers("sp"), 0, "tier_history rows")
@@ -207,7 +181,7 @@ test("tiers by spend: 499.99 stays member, 500.00 makes silver even with 0 point
   has(h[1].reason, "silver needs 500.00")
 end)
 
-test("tiers by spend: the tier multiplies with the others; capped points still count their spend", function()
+suite:case("tiers by spend: the tier multiplies with the others; capped points still count their spend", function()
   -- silver x1.2 x store x1.15 = x1.38.
   eq(buy("sp", "2026-07-03T10:00:00Z", "100.00", "store"), 138, "100.00 in store at silver")
   -- 1400.00 x1.2 = 1680, capped at 1000; 499.99 + 0.01 + 100.00 + 1400.00 = 2000.00 spent: gold.
@@ -220,7 +194,7 @@ test("tiers by spend: the tier multiplies with the others; capped points still c
   eq(buy("sp", "2026-07-05T10:00:00Z", "10.00"), 20, "10.00 at gold's x2")
 end)
 
-test("tiers by spend: a bonus spends nothing", function()
+suite:case("tiers by spend: a bonus spends nothing", function()
   local before = one([[SELECT SUM(l.spend_cents) AS n FROM ledger l JOIN customers c ON c.id = l.customer_id
     WHERE c.external_id = 'sp']])
   eq(before, 201000, "sp's spend: 499.99 + 0.01 + 100.00 + 1400.00 + 10.00")
@@ -231,12 +205,12 @@ end)
 
 -- Bonuses -----------------------------------------------------------------------
 
-test("bonuses: referral keeps its default 100, a survey worth 0 gives nothing", function()
+suite:case("bonuses: referral keeps its default 100, a survey worth 0 gives nothing", function()
   eq(bonus("referral", "bon", "2026-02-02T10:00:00Z"), 100, "referral")
   eq(bonus("survey", "bon", "2026-02-02T11:00:00Z"), nil, "survey (0 points: no entry)")
 end)
 
-test("birthday and anniversary: each once per calendar year", function()
+suite:case("birthday and anniversary: each once per calendar year", function()
   eq(bonus("birthday", "bd", "2026-01-10T10:00:00Z"), 50, "birthday 2026")
   eq(bonus("anniversary", "bd", "2026-02-01T10:00:00Z"), 200, "anniversary 2026 (another type)")
   eq(bonus("birthday", "bd", "2026-11-01T10:00:00Z"), nil, "a second birthday in 2026")
@@ -246,7 +220,7 @@ test("birthday and anniversary: each once per calendar year", function()
   eq(cx.loyalty.account("bd").balance, 500, "balance 50 + 200 + 50 + 200")
 end)
 
-test("birthday: once per calendar year, also when a year's event arrives late", function()
+suite:case("birthday: once per calendar year, also when a year's event arrives late", function()
   eq(bonus("birthday", "bd2", "2027-02-01T10:00:00Z"), 50, "birthday 2027")
   eq(bonus("birthday", "bd2", "2026-02-01T10:00:00Z"), 50, "birthday 2026, arriving late (2026 had none)")
   eq(bonus("birthday", "bd2", "2027-03-01T10:00:00Z"), nil, "a second birthday in 2027")
@@ -256,7 +230,7 @@ end)
 
 local RW = t("2026-09-01T10:00:00Z")
 
-test("pending by category: 14 days, 30 for electronics (and 1 second)", function()
+suite:case("pending by category: 14 days, 30 for electronics (and 1 second)", function()
   local _, a = buy("rw", "2026-09-01T10:00:00Z", "200.00")
   local _, b = buy("rw", "2026-09-01T10:00:00Z", "10.00", "web", "electronics")
   eq(entry(a).available_at, RW + 14 * DAY + 1, "available_at of the default category")
@@ -267,7 +241,7 @@ test("pending by category: 14 days, 30 for electronics (and 1 second)", function
   eq(acc.available, 0, "available")
 end)
 
-test("pending by line: a purchase with an electronics line waits for the longest window, 30 days", function()
+suite:case("pending by line: a purchase with an electronics line waits for the longest window, 30 days", function()
   -- No category of its own (14 days), one line in electronics (30 days): the TV may come back
   -- until day 30, so the purchase's points are pending that long.
   local id = "rwl-1"
@@ -279,7 +253,7 @@ test("pending by line: a purchase with an electronics line waits for the longest
   check_invariants()
 end)
 
-test("custom reward: a mug for 120 points, once the points are available", function()
+suite:case("custom reward: a mug for 120 points, once the points are available", function()
   local ok, err = pcall(cx.loyalty.redeem, "rw", "mug", { id = "rw-r0", at = RW + 14 * DAY })
   assert(not ok, "a redemption of pending points should fail")
   has(tostring(err), "rw has 0 points available (215 more pending); reward 'mug' needs 120")
@@ -295,7 +269,7 @@ test("custom reward: a mug for 120 points, once the points are available", funct
   eq(cx.loyalty.account("rw", RW + 30 * DAY + 1).available, 95, "available once electronics' window closes")
 end)
 
-test("rewards: the catalogue keeps the default vouchers; an unknown reward names it", function()
+suite:case("rewards: the catalogue keeps the default vouchers; an unknown reward names it", function()
   local ledger = one("SELECT COUNT(*) AS n FROM ledger")
   local ok, err = pcall(cx.loyalty.redeem, "rw", "toaster", { id = "rw-r2", at = RW + 15 * DAY })
   assert(not ok, "an unknown reward should fail")
@@ -308,7 +282,7 @@ end)
 
 -- Refunds and spend tiers at a refresh -------------------------------------------
 
-test("tiers by spend: a return takes its spend back; the refresh starts the grace", function()
+suite:case("tiers by spend: a return takes its spend back; the refresh starts the grace", function()
   local _, id = buy("rf", "2028-01-03T10:00:00Z", "500.00")
   eq(cx.loyalty.account("rf").tier, "silver", "tier after 500.00 spent")
   n = n + 1
@@ -323,7 +297,4 @@ test("tiers by spend: a return takes its spend back; the refresh starts the grac
   eq(f.grace_until, t("2028-01-10T00:00:00Z") + 90 * DAY, "grace_until: 0.00 spent in the window")
 end)
 
-print(("%d passed, %d failed"):format(passed, failed))
-if failed > 0 then
-  error(("%d loyalty rules test(s) failed"):format(failed), 0)
-end
+suite:finish()
