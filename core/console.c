@@ -95,12 +95,20 @@ static void idle_log(void *ud, const char *text)
     print_at_prompt(ud, 1, text);
 }
 
-/* Points the session's print and timer log here (again after .use). */
+static void history_open(console *c, const char *home, const char *client);
+static void history_close(console *c);
+
+/* Points the session's print and timer log here, and the history at its
+ * client's (again after .use). */
 static void hook_session(console *c)
 {
     session *s = *c->sp;
     if (c->hooked == s)
         return;
+    if (c->hooked && c->interactive) {
+        history_close(c);
+        history_open(c, session_home(s), session_client(s));
+    }
     c->hooked = s;
     session_redirect_print(s, idle_print, c);
     loop_timers_set_log(session_timers(s), idle_log, c);

@@ -176,10 +176,9 @@ cat >"$TMP/nocolor.steps" <<'EOF'
 {"send": ".quit\r", "exit": 0, "desc": ".quit exits with status 0"}
 EOF
 NO_COLOR=1 pty nocolor "$TMP/nocolor.steps" "$CXHOST" --home "$H" repl --client acme
-# docs/repl.md: after .use, what is typed still goes into the history of the
-# client the REPL started with.
-assert_contains "history after .use: kept in the first client's history" "$(cat "$HIST")" "'on' .. ' beta'"
-assert_not_contains "history after .use: not in the other client's" "$(cat "$H/clients/beta/.history" 2>/dev/null)" "'on' .. ' beta'"
+# docs/repl.md: after .use, what is typed goes into the other client's history.
+assert_contains "history after .use: in the other client's history" "$(cat "$H/clients/beta/.history" 2>/dev/null)" "'on' .. ' beta'"
+assert_not_contains "history after .use: not in the first client's" "$(cat "$HIST")" "'on' .. ' beta'"
 
 # --- repl --connect at a terminal ---------------------------------------------------------------
 cx client add sv >/dev/null
