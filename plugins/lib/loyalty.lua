@@ -201,6 +201,54 @@ function M.replay(entries, as_of)
   return account
 end
 
+-- What does not add up in the ledger (the core of `cxhost check`), as texts
+-- "customer ID: ...": every customer's entries replayed (no redemption
+-- beyond what was available, no expiry beyond a lot's rest, lots that hold
+-- the balance less any debt), the replayed balance against the ledger's sum
+-- in SQL. Returns the problems, the customers with entries and the entries.
+function M.ledger_problems()
+  local entries = cx.query([[
+    SELECT c.external_id AS customer, l.id, l.points, l.kind, l.rule, l.at, COALESCE(l.available_at, l.at) AS available_at,
+      l.expires_at, l.lot_id AS lot, e.external_id AS event, b.points AS sum
+    FROM ledger l JOIN customers c ON c.id = l.customer_id LEFT JOIN events e ON e.id = l.event_id
+    JOIN loyalty_balances b ON b.customer_id = l.customer_id
+    ORDER BY l.customer_id, l.id]])
+  local problems, customers, i = {}, 0, 1
+  while i <= #entries do
+    local who, sum, mine = entries[i].customer, entries[i].sum, {}
+    while i <= #entries and entries[i].customer == who do
+      mine[#mine + 1] = entries[i]
+      i = i + 1
+    end
+    customers = customers + 1
+    local account = M.replay(mine)
+    for _, text in ipairs(account.problems) do
+      problems[#problems + 1] = ("customer %s: %s"):format(who, text)
+    end
+    if account.balance ~= sum then
+      problems[#problems + 1] = ("customer %s: the replayed balance is %d, the ledger's sum %d")
+        :format(who, account.balance, sum)
+    end
+  end
+  return problems, customers, #entries
+end
+
+-- Customers whose tier (the loyalty plugin's fact) is not the one their
+-- tier history ends with, as texts "customer ID: ...".
+function M.tier_problems()
+  local problems = {}
+  for _, r in ipairs(cx.query([[
+      SELECT c.external_id AS customer, json_extract(f.data, '$.loyalty.tier') AS tier,
+        (SELECT h.tier FROM tier_history h WHERE h.customer_id = c.id ORDER BY h.id DESC LIMIT 1) AS last
+      FROM customers c LEFT JOIN facts f ON f.customer_id = c.id]])) do
+    if r.tier ~= r.last then
+      problems[#problems + 1] = ("customer %s: tier %s, but the tier history ends with %s")
+        :format(r.customer, tostring(r.tier), tostring(r.last))
+    end
+  end
+  return problems
+end
+
 -- One customer's points as of a time (default: the latest event's), with
 -- their tier: { balance, available, pending, expired, debt, tier, lots }.
 function M.account(customer, as_of)

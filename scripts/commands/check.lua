@@ -11,22 +11,9 @@ local money = cx.money.format
 -- 1. Every customer's entries replayed: their balance (the sum of the
 -- entries) is what their lots hold less any debt; no redemption beyond
 -- what was available, no expiry beyond what a lot had left, lots that exist.
-local entries = cx.query([[
-  SELECT c.external_id AS customer, l.id, l.points, l.kind, l.rule, l.at, COALESCE(l.available_at, l.at) AS available_at,
-    l.expires_at, l.lot_id AS lot, e.external_id AS event
-  FROM ledger l JOIN customers c ON c.id = l.customer_id LEFT JOIN events e ON e.id = l.event_id
-  ORDER BY l.customer_id, l.id]])
-local customers, i = 0, 1
-while i <= #entries do
-  local who, mine = entries[i].customer, {}
-  while i <= #entries and entries[i].customer == who do
-    mine[#mine + 1] = entries[i]
-    i = i + 1
-  end
-  customers = customers + 1
-  for _, text in ipairs(cx.loyalty.replay(mine).problems) do
-    problem("customer %s: %s", who, text)
-  end
+local ledger_problems, customers, entries = cx.loyalty.ledger_problems()
+for _, text in ipairs(ledger_problems) do
+  problem("%s", text)
 end
 
 -- 2. A lot is taken back at most as far as it earned, and only by entries of its own customer.
@@ -82,14 +69,8 @@ for _, r in ipairs(refunds) do
 end
 
 -- 4. Each customer's tier is the one their tier history ends with.
-local tiers = cx.query([[
-  SELECT c.external_id AS customer, json_extract(f.data, '$.loyalty.tier') AS tier,
-    (SELECT h.tier FROM tier_history h WHERE h.customer_id = c.id ORDER BY h.id DESC LIMIT 1) AS last
-  FROM customers c LEFT JOIN facts f ON f.customer_id = c.id]])
-for _, r in ipairs(tiers) do
-  if r.tier ~= r.last then
-    problem("customer %s: tier %s, but the tier history ends with %s", r.customer, tostring(r.tier), tostring(r.last))
-  end
+for _, text in ipairs(cx.loyalty.tier_problems()) do
+  problem("%s", text)
 end
 
 for _, text in ipairs(problems) do
@@ -99,7 +80,7 @@ local function count(n, one, many)
   return ("%d %s"):format(n, n == 1 and one or many)
 end
 local summary = ("check '%s': %s, %s, %s"):format(cx.client, count(customers, "customer with points",
-  "customers with points"), count(#entries, "ledger entry", "ledger entries"),
+  "customers with points"), count(entries, "ledger entry", "ledger entries"),
   count(#refunds, "refund decision", "refund decisions"))
 if #problems == 0 then
   print(summary .. ": all hold")
