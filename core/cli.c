@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <lua.h>
 #include <lauxlib.h>
 #include "embedded.h"
@@ -43,6 +44,9 @@ struct args {
     const char *repl;
     const char *max_line;
     const char *connect;     /* repl */
+    const char *period;      /* campaign */
+    const char *source;      /* campaign: the file's text, read here */
+    int dry_run;
     int no_watch;
     int nlines;
     const char *lines[64];   /* --line SKU[:QTY], repeatable */
@@ -294,6 +298,12 @@ static int run_chunk(session *s, const char *text, size_t len, const char *chunk
         set_arg(L, "reason", options->reason);
         set_arg(L, "id", options->id);
         set_arg(L, "at", options->at);
+        set_arg(L, "period", options->period);
+        set_arg(L, "source", options->source);
+        if (options->dry_run) {
+            lua_pushboolean(L, 1);
+            lua_setfield(L, -2, "dry_run");
+        }
         lua_createtable(L, options->nlines, 0);
         for (int i = 0; i < options->nlines; i++) {
             lua_pushstring(L, options->lines[i]);
@@ -529,6 +539,71 @@ static int cmd_refund(struct args *a)
     return run_command_script(a, "refund");
 }
 
+/* --- campaign -------------------------------------------------------------------------------- */
+
+/* Checks a campaign without a client: against an empty store in a
+ * workspace of its own, made for the check and removed after. */
+static int check_campaign_alone(struct args *a)
+{
+    char home[] = "/tmp/cxhost-check.XXXXXX";
+    cx_error err;
+    if (!mkdtemp(home)) {
+        print_error("cannot make a temporary folder for the check");
+        return EXIT_FAILED;
+    }
+    int status = EXIT_FAILED;
+    if (workspace_client_add(home, "check", &err) < 0) {
+        print_error(err.text);
+    } else {
+        struct args b = *a;
+        b.home = home;
+        b.client = "check";
+        status = run_command_script(&b, "campaign");
+        workspace_client_remove(home, "check", &err);
+    }
+    char path[sizeof home + 16];
+    snprintf(path, sizeof path, "%s/clients", home);
+    rmdir(path);
+    rmdir(home);
+    return status;
+}
+
+static int cmd_campaign(struct args *a)
+{
+    static const char *const with_file[] = {"check", "run", "start", NULL};
+    static const char *const with_name[] = {"stop", "report", NULL};
+    const char *verb = a->npositional > 0 ? a->positional[0] : "";
+    int file = 0, name = 0;
+    for (int i = 0; with_file[i]; i++)
+        file |= strcmp(verb, with_file[i]) == 0;
+    for (int i = 0; with_name[i]; i++)
+        name |= strcmp(verb, with_name[i]) == 0;
+    int list = strcmp(verb, "list") == 0;
+    if ((!file && !name && !list) || a->npositional != (list ? 1 : 2)) {
+        fprintf(stderr, "usage: %s\n", find_command("campaign")->usage);
+        return EXIT_USAGE;
+    }
+    int check = strcmp(verb, "check") == 0;
+    if (!check && need_client(a, "campaign") < 0)
+        return EXIT_USAGE;
+    if (a->dry_run && strcmp(verb, "run") != 0) {
+        fprintf(stderr, "cxhost campaign: --dry-run is for campaign run\n");
+        return EXIT_USAGE;
+    }
+    buf text = BUF_INIT;
+    if (file) {
+        if (buf_read_file(&text, a->positional[1]) < 0) {
+            fprintf(stderr, "cxhost campaign: %s: cannot read it\n", a->positional[1]);
+            buf_free(&text);
+            return EXIT_FAILED;
+        }
+        a->source = buf_str(&text);
+    }
+    int status = check && !a->client ? check_campaign_alone(a) : run_command_script(a, "campaign");
+    buf_free(&text);
+    return status;
+}
+
 /* --- plugins, refresh --------------------------------------------------------------------- */
 
 static int cmd_plugins(struct args *a)
@@ -707,6 +782,28 @@ static const struct command commands[] = {
      "                  (default: refund:PURCHASE:TIME[:CENTS][:LINES], from what\n"
      "                  is asked, so the same command twice is decided once)\n"
      "  --at TIME       when it was asked (default: now)\n"},
+    {"campaign", cmd_campaign,
+     "cxhost campaign check FILE | run --client NAME FILE [--dry-run] [--at TIME] [--period P] | "
+     "start --client NAME FILE | stop --client NAME CAMPAIGN | list --client NAME | "
+     "report --client NAME CAMPAIGN [--format table|json]",
+     "Campaigns are Lua files (docs/campaigns.md): an audience, a trigger, actions\n"
+     "or a journey, a budget and a holdout.\n"
+     "  check FILE         check the file and print every error with its line\n"
+     "                     (with --client, against that client's plugins and data)\n"
+     "  run FILE           run it once, now: each action is recorded with the run; a\n"
+     "                     second run for the same period does nothing\n"
+     "    --dry-run        print the audience, the holdout, the cost against the\n"
+     "                     budget and a sample of the actions; write nothing\n"
+     "    --at TIME        run as of TIME (default: now)\n"
+     "    --period P       name the period yourself (default: \"once\", or the\n"
+     "                     schedule's slot at TIME)\n"
+     "  start FILE         register it with the service: `cxhost serve` runs its\n"
+     "                     schedule and its event triggers, and journeys move on\n"
+     "  stop CAMPAIGN      stop a registered campaign\n"
+     "  list               the client's campaigns and their last runs\n"
+     "  report CAMPAIGN    treated against held out: response rate, revenue per\n"
+     "                     customer, points and money spent, and the uplift with\n"
+     "                     its 95% confidence interval\n"},
     {"serve", cmd_serve, "cxhost serve --client NAME --listen HOST:PORT|unix:PATH [--repl PATH] [--max-line BYTES] "
      "[--no-watch]",
      "Runs the client as a service: events come in as NDJSON, one per line, over\n"
@@ -836,6 +933,10 @@ static int parse_args(const char *command, int argc, char **argv, struct args *a
             rc = option_value(argc, argv, &i, &a->connect);
         else if (strcmp(arg, "--no-watch") == 0)
             a->no_watch = 1;
+        else if (strcmp(arg, "--period") == 0)
+            rc = option_value(argc, argv, &i, &a->period);
+        else if (strcmp(arg, "--dry-run") == 0)
+            a->dry_run = 1;
         else if (strcmp(arg, "--line") == 0) {
             if (a->nlines == (int)(sizeof a->lines / sizeof a->lines[0])) {
                 fprintf(stderr, "cxhost %s: at most %d --line options\n", command, a->nlines);

@@ -485,6 +485,22 @@ static int cx_json_decode(lua_State *L)
 }
 
 /* Sets a table of closures over s as field name of the table on top. [-0, +0, m] */
+/* cx's __index(cx, name) [-2, +1, m]: a library loaded after this cx was
+ * made (a library sees those that load after it), copied on first use. */
+static int cx_late_library(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &library_key) != LUA_TTABLE)   /* [cx, name, libs] */
+        return 0;
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, -2) != LUA_TTABLE)                                  /* [cx, name, libs, lib] */
+        return 0;
+    luahost_push_copy(L, -1);                                           /* [cx, name, libs, lib, copy] */
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, 1);
+    return 1;
+}
+
 static void add_group(lua_State *L, session *s, const char *name, const luaL_Reg *fns)
 {
     lua_newtable(L);
@@ -525,6 +541,10 @@ void cxlib_add(lua_State *L, int env, const char *owner, void *ud)
         }
     }
     lua_pop(L, 1);                           /* [cx] */
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, cx_late_library);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
     lua_setfield(L, env, "cx");              /* [] */
 }
 

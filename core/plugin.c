@@ -801,6 +801,166 @@ static int ctx_outbox_send(lua_State *L)
     return 1;
 }
 
+/* --- campaigns: the built-in campaigns plugin's record of its work ---------------------- */
+
+/* The id of the campaign named by argument arg. [-0, +0, v] */
+static store_id ctx_campaign(lua_State *L, struct plugin *p, int arg, const char *fn)
+{
+    cx_error err;
+    store_id id = 0;
+    const char *name = luaL_checkstring(L, arg);
+    int found = store_campaign_find(p->set->st, name, &id, &err);
+    if (found < 0)
+        luaL_error(L, "ctx.%s: %s", fn, err.text);
+    if (!found)
+        luaL_error(L, "ctx.%s: no campaign '%s' (ctx.campaign_save adds it)", fn, name);
+    return id;
+}
+
+/* ctx.campaign_save(name, {description =, module =, source =, trigger =, active =,
+ * next_run_at =}) [-(1|2), +1, e]: the campaign's id; fields not given keep their value. */
+static int ctx_campaign_save(lua_State *L)
+{
+    struct plugin *p = ctx_plugin(L);
+    ctx_check_writing(L, p, "campaign_save");
+    const char *name = luaL_checkstring(L, 1);
+    ctx_check_name(L, "a campaign's name", "campaign_save", name);
+    if (!lua_isnoneornil(L, 2))
+        luaL_checktype(L, 2, LUA_TTABLE);
+    store_campaign c = {name, opt_field(L, 2, "description", "campaign_save"), opt_field(L, 2, "module", "campaign_save"),
+                        opt_field(L, 2, "source", "campaign_save"), opt_field(L, 2, "trigger", "campaign_save"), -1,
+                        opt_integer(L, 2, "next_run_at", -1, "campaign_save")};
+    if (!lua_isnoneornil(L, 2)) {
+        lua_getfield(L, 2, "active");
+        if (!lua_isnil(L, -1))
+            c.active = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
+    cx_error err;
+    store_id id = 0;
+    if (store_campaign_save(p->set->st, &c, p->set->origin.at, &id, &err) < 0)
+        return luaL_error(L, "ctx.campaign_save: %s", err.text);
+    lua_pushinteger(L, id);
+    return 1;
+}
+
+/* ctx.campaign_run(name, period) [-2, +2, e]: the run's id, and true when it
+ * started now (false: that period has its run already). */
+static int ctx_campaign_run(lua_State *L)
+{
+    struct plugin *p = ctx_plugin(L);
+    ctx_check_writing(L, p, "campaign_run");
+    store_id campaign = ctx_campaign(L, p, 1, "campaign_run");
+    const char *period = luaL_checkstring(L, 2);
+    ctx_check_name(L, "a period", "campaign_run", period);
+    cx_error err;
+    store_id run = 0;
+    store_origin o = ctx_origin(p);
+    int rc = store_campaign_run_add(p->set->st, &o, campaign, period, &run, &err);
+    if (rc < 0)
+        return luaL_error(L, "ctx.campaign_run: %s", err.text);
+    lua_pushinteger(L, run);
+    lua_pushboolean(L, rc == 1);
+    return 2;
+}
+
+/* ctx.campaign_run_end(run, status, stats) [-3, +0, e] */
+static int ctx_campaign_run_end(lua_State *L)
+{
+    struct plugin *p = ctx_plugin(L);
+    ctx_check_writing(L, p, "campaign_run_end");
+    store_id run = luaL_checkinteger(L, 1);
+    const char *status = luaL_checkstring(L, 2);
+    buf stats = BUF_INIT;
+    cx_error err;
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        if (luahost_to_json(L, 3, &stats, &err) < 0) {
+            buf_free(&stats);
+            return luaL_error(L, "ctx.campaign_run_end: stats: %s", err.text);
+        }
+    }
+    store_origin o = ctx_origin(p);
+    int rc = store_campaign_run_end(p->set->st, &o, run, status, stats.data, &err);
+    buf_free(&stats);
+    if (rc < 0)
+        return luaL_error(L, "ctx.campaign_run_end: %s", err.text);
+    return 0;
+}
+
+/* ctx.campaign_member(name, customer, arm [, run]) [-(3|4), +2, e]: the arm the
+ * customer is in ("treated" or "holdout"), and true when decided now. */
+static int ctx_campaign_member(lua_State *L)
+{
+    static const char *const arms[] = {"treated", "holdout", NULL};
+    struct plugin *p = ctx_plugin(L);
+    ctx_check_writing(L, p, "campaign_member");
+    store_id campaign = ctx_campaign(L, p, 1, "campaign_member");
+    store_id customer = ctx_customer(L, p, 2, "campaign_member");
+    const char *arm = arms[luaL_checkoption(L, 3, NULL, arms)];
+    store_id run = luaL_optinteger(L, 4, 0);
+    char recorded[16];
+    cx_error err;
+    store_origin o = ctx_origin(p);
+    int rc = store_campaign_member_add(p->set->st, &o, campaign, customer, arm, run, recorded, &err);
+    if (rc < 0)
+        return luaL_error(L, "ctx.campaign_member: %s", err.text);
+    lua_pushstring(L, recorded);
+    lua_pushboolean(L, rc == 1);
+    return 2;
+}
+
+/* ctx.campaign_action(run, customer, kind, {points =, money_cents =, contact =,
+ * detail =}) [-(3|4), +0, e] */
+static int ctx_campaign_action(lua_State *L)
+{
+    static const char *const kinds[] = {"points", "send", "tag", "tier", NULL};
+    struct plugin *p = ctx_plugin(L);
+    ctx_check_writing(L, p, "campaign_action");
+    store_id run = luaL_checkinteger(L, 1);
+    store_id customer = ctx_customer(L, p, 2, "campaign_action");
+    store_campaign_action a = {kinds[luaL_checkoption(L, 3, NULL, kinds)], 0, 0, 0, NULL};
+    buf detail = BUF_INIT;
+    cx_error err;
+    if (!lua_isnoneornil(L, 4)) {
+        luaL_checktype(L, 4, LUA_TTABLE);
+        a.points = opt_integer(L, 4, "points", 0, "campaign_action");
+        a.money_cents = opt_integer(L, 4, "money_cents", 0, "campaign_action");
+        lua_getfield(L, 4, "contact");
+        a.contact = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+        if (lua_getfield(L, 4, "detail") == LUA_TTABLE && luahost_to_json(L, -1, &detail, &err) < 0) {
+            buf_free(&detail);
+            return luaL_error(L, "ctx.campaign_action: detail: %s", err.text);
+        }
+        lua_pop(L, 1);
+        a.detail_json = detail.data;
+    }
+    store_origin o = ctx_origin(p);
+    int rc = store_campaign_action_add(p->set->st, &o, run, customer, &a, &err);
+    buf_free(&detail);
+    if (rc < 0)
+        return luaL_error(L, "ctx.campaign_action: %s", err.text);
+    return 0;
+}
+
+/* ctx.journey_set(name, customer, step, due_at) [-4, +0, e]: step nil ends
+ * the customer's journey. */
+static int ctx_journey_set(lua_State *L)
+{
+    struct plugin *p = ctx_plugin(L);
+    ctx_check_writing(L, p, "journey_set");
+    store_id campaign = ctx_campaign(L, p, 1, "journey_set");
+    store_id customer = ctx_customer(L, p, 2, "journey_set");
+    const char *step = luaL_optstring(L, 3, NULL);
+    int64_t due = luaL_optinteger(L, 4, 0);
+    cx_error err;
+    store_origin o = ctx_origin(p);
+    if (store_journey_set(p->set->st, &o, campaign, customer, step, due, &err) < 0)
+        return luaL_error(L, "ctx.journey_set: %s", err.text);
+    return 0;
+}
+
 /* ctx.log(...) [-n, +0, e]: a line on the host's log, prefixed with client and plugin. */
 static int ctx_log(lua_State *L)
 {
@@ -953,7 +1113,9 @@ static int make_ctx(lua_State *L, plugin_set *ps, struct plugin *p, int table, c
         {"tier_record", ctx_tier_record}, {"refund_record", ctx_refund_record}, {"explain", ctx_explain},
         {"score_set", ctx_score_set},
         {"outbox_send", ctx_outbox_send}, {"log", ctx_log}, {"now", ctx_now}, {"cell_add", ctx_cell_add},
-        {"listen", ctx_listen}, {NULL, NULL}};
+        {"listen", ctx_listen}, {"campaign_save", ctx_campaign_save}, {"campaign_run", ctx_campaign_run},
+        {"campaign_run_end", ctx_campaign_run_end}, {"campaign_member", ctx_campaign_member},
+        {"campaign_action", ctx_campaign_action}, {"journey_set", ctx_journey_set}, {NULL, NULL}};
     lua_newtable(L);                         /* [ctx] */
     lua_pushlightuserdata(L, p);
     luaL_setfuncs(L, functions, 1);

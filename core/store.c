@@ -342,6 +342,51 @@ static const char *const migrations[] = {
     "  (3, 1, 'potential'), (3, 2, 'potential'), (3, 3, 'loyal'), (3, 4, 'loyal'), (3, 5, 'loyal'),\n"
     "  (2, 1, 'hibernating'), (2, 2, 'at risk'), (2, 3, 'at risk'), (2, 4, 'at risk'), (2, 5, 'cannot lose'),\n"
     "  (1, 1, 'lost'), (1, 2, 'hibernating'), (1, 3, 'at risk'), (1, 4, 'cannot lose'), (1, 5, 'cannot lose');\n",
+
+    /* 6 -> 7: campaigns at work. A campaign is registered (active) with the
+     * service or run by hand; each run, each customer's arm (treated or held
+     * out, decided once), each action with what it cost, and each
+     * customer's place in a journey are rows, written in the transaction of
+     * the event that caused them. */
+    "ALTER TABLE campaigns ADD COLUMN trigger TEXT;\n"
+    "ALTER TABLE campaigns ADD COLUMN active INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE campaigns ADD COLUMN updated_at INTEGER;\n"
+    "ALTER TABLE campaign_runs ADD COLUMN event_id INTEGER REFERENCES events(id);\n"
+    "CREATE TABLE campaign_members(\n"
+    "  campaign_id INTEGER NOT NULL REFERENCES campaigns(id),\n"
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id),\n"
+    "  arm TEXT NOT NULL CHECK (arm IN ('treated', 'holdout')),\n"
+    "  entered_at INTEGER NOT NULL,\n"
+    "  run_id INTEGER REFERENCES campaign_runs(id),\n"
+    "  event_id INTEGER REFERENCES events(id),\n"
+    "  PRIMARY KEY (campaign_id, customer_id)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE campaign_actions(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  campaign_id INTEGER NOT NULL REFERENCES campaigns(id),\n"
+    "  run_id INTEGER NOT NULL REFERENCES campaign_runs(id),\n"
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id),\n"
+    "  kind TEXT NOT NULL CHECK (kind IN ('points', 'send', 'tag', 'tier')),\n"
+    "  points INTEGER NOT NULL DEFAULT 0,\n"
+    "  money_cents INTEGER NOT NULL DEFAULT 0,\n"
+    "  contact INTEGER NOT NULL DEFAULT 0 CHECK (contact IN (0, 1)),\n"
+    "  detail TEXT,\n"
+    "  at INTEGER NOT NULL,\n"
+    "  event_id INTEGER REFERENCES events(id)\n"
+    ");\n"
+    "CREATE INDEX campaign_actions_customer ON campaign_actions(customer_id, at);\n"
+    "CREATE INDEX campaign_actions_campaign ON campaign_actions(campaign_id, customer_id);\n"
+    "CREATE TABLE journeys(\n"
+    "  campaign_id INTEGER NOT NULL REFERENCES campaigns(id),\n"
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id),\n"
+    "  step TEXT,\n"
+    "  due_at INTEGER,\n"
+    "  entered_at INTEGER NOT NULL,\n"
+    "  updated_at INTEGER NOT NULL,\n"
+    "  event_id INTEGER REFERENCES events(id),\n"
+    "  PRIMARY KEY (campaign_id, customer_id)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE INDEX journeys_due ON journeys(due_at) WHERE step IS NOT NULL;\n",
 };
 
 enum stmt_id {
@@ -350,7 +395,9 @@ enum stmt_id {
     ST_TAG_ON, ST_TAG_OFF, ST_TAG_HAS, ST_LEDGER_ADD, ST_LEDGER_BALANCE, ST_SCORE_SET,
     ST_OUTBOX_ADD, ST_LATEST_EVENT, ST_IMPORT_BEGIN, ST_IMPORT_FINISH, ST_STATE_LOAD,
     ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_CUSTOMER_DELETE, ST_TOUCHPOINT_DELETE, ST_CUSTOMER_MAX, ST_FACTS_CUSTOMERS,
-    ST_CELL_GET, ST_CELL_SET, ST_TOUCHPOINT_DESCRIBE, ST_LEDGER_SUM, ST_LEDGER_LOT, ST_TIER_RECORD, ST_REFUND_ADD, ST_EXPLANATION, ST_RFM_SEGMENT, ST_COUNT
+    ST_CELL_GET, ST_CELL_SET, ST_TOUCHPOINT_DESCRIBE, ST_LEDGER_SUM, ST_LEDGER_LOT, ST_TIER_RECORD, ST_REFUND_ADD, ST_EXPLANATION, ST_RFM_SEGMENT,
+    ST_CAMPAIGN_SAVE, ST_CAMPAIGN_FIND, ST_CAMPAIGN_RUN_ADD, ST_CAMPAIGN_RUN_FIND, ST_CAMPAIGN_RUN_END,
+    ST_CAMPAIGN_MEMBER_ADD, ST_CAMPAIGN_MEMBER_ARM, ST_CAMPAIGN_ACTION_ADD, ST_JOURNEY_SET, ST_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -360,6 +407,30 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_TOUCHPOINT_FIND] = "SELECT id FROM touchpoints WHERE name = ?1",
     [ST_RFM_SEGMENT] = "INSERT INTO rfm_segments(r, f, segment) VALUES (?1, ?2, ?3)"
                        " ON CONFLICT(r, f) DO UPDATE SET segment = excluded.segment",
+    /* A column left NULL keeps what the campaign had. */
+    [ST_CAMPAIGN_SAVE] =
+        "INSERT INTO campaigns(name, description, module, source, trigger, active, next_run_at, created_at, updated_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, COALESCE(?6, 0), ?7, ?8, ?8) ON CONFLICT(name) DO UPDATE SET"
+        " description = COALESCE(excluded.description, description), module = COALESCE(excluded.module, module),"
+        " source = COALESCE(excluded.source, source), trigger = COALESCE(excluded.trigger, trigger),"
+        " active = COALESCE(?6, active), next_run_at = COALESCE(?7, next_run_at), updated_at = excluded.updated_at",
+    [ST_CAMPAIGN_FIND] = "SELECT id FROM campaigns WHERE name = ?1",
+    [ST_CAMPAIGN_RUN_ADD] =
+        "INSERT INTO campaign_runs(campaign_id, period, started_at, status, event_id) VALUES (?1, ?2, ?3, 'running', ?4)"
+        " ON CONFLICT(campaign_id, period) DO NOTHING",
+    [ST_CAMPAIGN_RUN_FIND] = "SELECT id FROM campaign_runs WHERE campaign_id = ?1 AND period = ?2",
+    [ST_CAMPAIGN_RUN_END] = "UPDATE campaign_runs SET status = ?2, stats = ?3, finished_at = ?4 WHERE id = ?1",
+    [ST_CAMPAIGN_MEMBER_ADD] =
+        "INSERT INTO campaign_members(campaign_id, customer_id, arm, entered_at, run_id, event_id)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(campaign_id, customer_id) DO NOTHING",
+    [ST_CAMPAIGN_MEMBER_ARM] = "SELECT arm FROM campaign_members WHERE campaign_id = ?1 AND customer_id = ?2",
+    [ST_CAMPAIGN_ACTION_ADD] =
+        "INSERT INTO campaign_actions(campaign_id, run_id, customer_id, kind, points, money_cents, contact, detail, at,"
+        " event_id) VALUES ((SELECT campaign_id FROM campaign_runs WHERE id = ?1), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [ST_JOURNEY_SET] =
+        "INSERT INTO journeys(campaign_id, customer_id, step, due_at, entered_at, updated_at, event_id)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6) ON CONFLICT(campaign_id, customer_id) DO UPDATE SET"
+        " step = excluded.step, due_at = excluded.due_at, updated_at = excluded.updated_at, event_id = excluded.event_id",
     [ST_EVENT_INSERT] =
         "INSERT INTO events(external_id, type, customer_id, at, amount_cents, touchpoint_id, data, import_id, ingested_at)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(external_id) DO NOTHING",
@@ -1441,6 +1512,144 @@ int store_rfm_segment_set(store *s, int r, int f, const char *segment, cx_error 
     sqlite3_bind_int(st, 2, f);
     bind_text(st, 3, segment);
     return store_step_done(s, st, err, "setting an RFM segment");
+}
+
+/* --- campaigns ------------------------------------------------------------------ */
+
+int store_campaign_save(store *s, const store_campaign *c, int64_t at, store_id *id, cx_error *err)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_CAMPAIGN_SAVE, err);
+    if (!st)
+        return -1;
+    bind_text(st, 1, c->name);
+    bind_text(st, 2, c->description);
+    bind_text(st, 3, c->module);
+    bind_text(st, 4, c->source);
+    bind_text(st, 5, c->trigger);
+    if (c->active >= 0)
+        sqlite3_bind_int(st, 6, c->active ? 1 : 0);
+    if (c->next_run_at >= 0)
+        sqlite3_bind_int64(st, 7, c->next_run_at);
+    sqlite3_bind_int64(st, 8, at);
+    if (store_step_done(s, st, err, "saving a campaign") < 0)
+        return -1;
+    if (store_campaign_find(s, c->name, id, err) != 1)
+        return store_fail(s, err, "finding the campaign just saved");
+    return 0;
+}
+
+int store_campaign_find(store *s, const char *name, store_id *id, cx_error *err)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_CAMPAIGN_FIND, err);
+    if (!st)
+        return -1;
+    bind_text(st, 1, name);
+    return store_step_int(s, st, id, err, "finding a campaign");
+}
+
+int store_campaign_run_add(store *s, const store_origin *o, store_id campaign, const char *period, store_id *run,
+                           cx_error *err)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_CAMPAIGN_RUN_ADD, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, campaign);
+    bind_text(st, 2, period);
+    sqlite3_bind_int64(st, 3, o->at);
+    bind_id(st, 4, o->event);
+    if (store_step_done(s, st, err, "starting a campaign run") < 0)
+        return -1;
+    int added = sqlite3_changes(s->db) > 0;
+    if (!(st = store_stmt(s, ST_CAMPAIGN_RUN_FIND, err)))
+        return -1;
+    sqlite3_bind_int64(st, 1, campaign);
+    bind_text(st, 2, period);
+    if (store_step_int(s, st, run, err, "finding a campaign run") != 1)
+        return -1;
+    if (!added)
+        return 0;
+    buf_clear(&s->detail);
+    buf_printf(&s->detail, "campaign run %lld: %s", (long long)*run, period);
+    return store_audit(s, o, 0, "campaign_run", buf_str(&s->detail), err) < 0 ? -1 : 1;
+}
+
+int store_campaign_run_end(store *s, const store_origin *o, store_id run, const char *status,
+                           const char *stats_json, cx_error *err)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_CAMPAIGN_RUN_END, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, run);
+    bind_text(st, 2, status);
+    bind_text(st, 3, stats_json);
+    sqlite3_bind_int64(st, 4, o->at);
+    return store_step_done(s, st, err, "ending a campaign run");
+}
+
+int store_campaign_member_add(store *s, const store_origin *o, store_id campaign, store_id customer,
+                              const char *arm, store_id run, char arm_out[16], cx_error *err)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_CAMPAIGN_MEMBER_ADD, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, campaign);
+    sqlite3_bind_int64(st, 2, customer);
+    bind_text(st, 3, arm);
+    sqlite3_bind_int64(st, 4, o->at);
+    bind_id(st, 5, run);
+    bind_id(st, 6, o->event);
+    if (store_step_done(s, st, err, "adding a campaign member") < 0)
+        return -1;
+    if (sqlite3_changes(s->db) > 0) {
+        snprintf(arm_out, 16, "%s", arm);
+        return 1;
+    }
+    if (!(st = store_stmt(s, ST_CAMPAIGN_MEMBER_ARM, err)))
+        return -1;
+    sqlite3_bind_int64(st, 1, campaign);
+    sqlite3_bind_int64(st, 2, customer);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        snprintf(arm_out, 16, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW)
+        return store_fail(s, err, "reading a campaign member's arm");
+    return 0;
+}
+
+int store_campaign_action_add(store *s, const store_origin *o, store_id run, store_id customer,
+                              const store_campaign_action *a, cx_error *err)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_CAMPAIGN_ACTION_ADD, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, run);
+    sqlite3_bind_int64(st, 2, customer);
+    bind_text(st, 3, a->kind);
+    sqlite3_bind_int64(st, 4, a->points);
+    sqlite3_bind_int64(st, 5, a->money_cents);
+    sqlite3_bind_int(st, 6, a->contact ? 1 : 0);
+    bind_text(st, 7, a->detail_json);
+    sqlite3_bind_int64(st, 8, o->at);
+    bind_id(st, 9, o->event);
+    return store_step_done(s, st, err, "recording a campaign action");
+}
+
+int store_journey_set(store *s, const store_origin *o, store_id campaign, store_id customer, const char *step,
+                      int64_t due_at, cx_error *err)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_JOURNEY_SET, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, campaign);
+    sqlite3_bind_int64(st, 2, customer);
+    bind_text(st, 3, step);
+    if (step)
+        sqlite3_bind_int64(st, 4, due_at ? due_at : o->at);
+    sqlite3_bind_int64(st, 5, o->at);
+    bind_id(st, 6, o->event);
+    return store_step_done(s, st, err, "moving a customer in a journey");
 }
 
 int store_outbox_add(store *s, const store_origin *o, store_id customer, const char *channel,

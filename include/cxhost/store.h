@@ -33,7 +33,7 @@ typedef struct store store;
 typedef int64_t store_id;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 /* SQLite's process-wide options (no memory statistics: their mutex is taken
  * on every allocation). store_open calls it; a program that opens SQLite
@@ -225,6 +225,44 @@ int store_rfm_segment_set(store *s, int r, int f, const char *segment, cx_error 
 /* Queues a message or offer for delivery; vars_json is a JSON object or NULL. */
 int store_outbox_add(store *s, const store_origin *o, store_id customer, const char *channel,
                      const char *template_name, const char *vars_json, store_id *id, cx_error *err);
+
+/* --- campaigns (docs/campaigns.md) ------------------------------------------ */
+/* What a campaign row holds; a NULL field (active < 0, next_run_at < 0)
+ * keeps what the campaign had. */
+typedef struct store_campaign {
+    const char *name, *description, *module, *source, *trigger;
+    int active;            /* 1 registered with the service, 0 not, -1 keep */
+    int64_t next_run_at;   /* Unix seconds, 0 none, -1 keep */
+} store_campaign;
+/* Adds or updates the campaign named c->name and sets *id. */
+int store_campaign_save(store *s, const store_campaign *c, int64_t at, store_id *id, cx_error *err);
+/* 1 found (*id set), 0 no campaign by that name, -1 error. */
+int store_campaign_find(store *s, const char *name, store_id *id, cx_error *err);
+/* Starts the run of campaign for period (status "running"): 1 started, 0
+ * that period has a run already (*run set to it), -1 error. */
+int store_campaign_run_add(store *s, const store_origin *o, store_id campaign, const char *period, store_id *run,
+                           cx_error *err);
+/* Ends a run: its status ("done", "stopped", ...) and stats (JSON). */
+int store_campaign_run_end(store *s, const store_origin *o, store_id run, const char *status,
+                           const char *stats_json, cx_error *err);
+/* Puts customer in an arm ("treated" or "holdout") of the campaign, once:
+ * *arm_out is the arm recorded (this one, or the one decided before) and
+ * the return 1 when it was recorded now, 0 when it was there, -1 error. */
+int store_campaign_member_add(store *s, const store_origin *o, store_id campaign, store_id customer,
+                              const char *arm, store_id run, char arm_out[16], cx_error *err);
+/* One action a run took for a customer, with what it cost. */
+typedef struct store_campaign_action {
+    const char *kind;        /* "points", "send", "tag", "tier" */
+    int64_t points, money_cents;
+    int contact;             /* 1: it contacted the customer (frequency caps count it) */
+    const char *detail_json; /* what was done, or NULL */
+} store_campaign_action;
+int store_campaign_action_add(store *s, const store_origin *o, store_id run, store_id customer,
+                              const store_campaign_action *a, cx_error *err);
+/* Sets the customer's step in the campaign's journey (NULL: finished) and
+ * when it is due (0: now). */
+int store_journey_set(store *s, const store_origin *o, store_id campaign, store_id customer, const char *step,
+                      int64_t due_at, cx_error *err);
 
 /* --- reading --------------------------------------------------------------- */
 /* Runs one read-only SQL statement with positional parameters (?1, ?2, ...),
