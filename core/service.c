@@ -34,6 +34,7 @@
 #define PAUSE_BYTES ((size_t)4 << 20)   /* queued lines or unsent answers: stop reading the connection */
 #define RESUME_BYTES ((size_t)1 << 20)
 #define RELOAD_DELAY_MS 300             /* editors write a file in several steps */
+#define CAMPAIGNS_POLL_MS 1000          /* how often to look for campaigns started or stopped */
 #define DRAIN_MS 3000                   /* at the end, how long to wait for clients to hang up */
 #define REPL_REQUEST_MAX ((size_t)1 << 20)
 
@@ -100,7 +101,8 @@ struct service {
     uv_signal_t sigint, sigterm, sighup;
     uv_fs_event_t watch_plugins;
     uv_fs_poll_t watch_config;
-    uv_timer_t reload_timer, drain_timer;
+    uv_timer_t reload_timer, drain_timer, campaigns_timer;
+    int64_t campaigns_revision;   /* as last seen: a change means a campaign started or stopped */
     int open_handles;       /* of the above, not yet closed */
     int has_listener, has_repl, has_watch_plugins, has_watch_config;
     int owns_listen_socket, owns_repl_socket;   /* socket files this service made */
@@ -749,6 +751,24 @@ static void watch_plugins_start(service *svc)
     buf_free(&dir);
 }
 
+/* `cxhost campaign start` and `stop` change the store, not a file: the
+ * service looks at the campaigns' revision and reloads when it moved, so
+ * that the campaigns plugin listens to what the started campaigns need. */
+static void on_campaigns_timer(uv_timer_t *t)
+{
+    service *svc = t->data;
+    int64_t revision = 0;
+    cx_error err;
+    if (store_campaigns_revision(session_store(svc->s), &revision, &err) < 0) {
+        say(svc, "cannot look for campaign changes: %s", err.text);
+        return;
+    }
+    if (revision != svc->campaigns_revision) {
+        svc->campaigns_revision = revision;
+        reload_soon(svc, "campaigns started or stopped");
+    }
+}
+
 static void on_sighup(uv_signal_t *sig, int signum)
 {
     (void)signum;
@@ -791,6 +811,7 @@ static void stop(service *svc, const char *why)
     for (connection *c = svc->connections; c; c = c->next)
         connection_maybe_close(c);
     uv_timer_start(&svc->drain_timer, on_drain_timeout, DRAIN_MS, 0);
+    uv_timer_stop(&svc->campaigns_timer);
     maybe_finish(svc);
 }
 
@@ -970,6 +991,8 @@ int service_run(session *s, const service_options *o, cx_error *err)
     init_handle(svc, (uv_handle_t *)&svc->reload_timer);
     uv_timer_init(svc->loop, &svc->drain_timer);
     init_handle(svc, (uv_handle_t *)&svc->drain_timer);
+    uv_timer_init(svc->loop, &svc->campaigns_timer);
+    init_handle(svc, (uv_handle_t *)&svc->campaigns_timer);
     if (listen_on(svc, err) < 0 || (o->repl_path && listen_repl(svc, err) < 0))
         goto done;
     /* A client that hangs up with answers unsent must not end the service. */
@@ -978,6 +1001,9 @@ int service_run(session *s, const service_options *o, cx_error *err)
     uv_signal_start(&svc->sigint, on_stop_signal, SIGINT);
     uv_signal_start(&svc->sigterm, on_stop_signal, SIGTERM);
     uv_signal_start(&svc->sighup, on_sighup, SIGHUP);
+    if (store_campaigns_revision(session_store(s), &svc->campaigns_revision, err) < 0)
+        goto done;
+    uv_timer_start(&svc->campaigns_timer, on_campaigns_timer, CAMPAIGNS_POLL_MS, CAMPAIGNS_POLL_MS);
     if (!o->no_watch) {
         watch_plugins_start(svc);
         buf config = BUF_INIT;
@@ -1009,7 +1035,7 @@ done:
     svc->stopping = 0;   /* closing connections must not stop the loop below */
     uv_handle_t *mine[] = {(uv_handle_t *)&svc->check, (uv_handle_t *)&svc->sigint, (uv_handle_t *)&svc->sigterm,
                            (uv_handle_t *)&svc->sighup, (uv_handle_t *)&svc->reload_timer,
-                           (uv_handle_t *)&svc->drain_timer};
+                           (uv_handle_t *)&svc->drain_timer, (uv_handle_t *)&svc->campaigns_timer};
     for (size_t i = 0; i < sizeof mine / sizeof mine[0]; i++)
         close_handle(svc, mine[i]);
     if (svc->has_listener)

@@ -351,6 +351,7 @@ static const char *const migrations[] = {
     "ALTER TABLE campaigns ADD COLUMN trigger TEXT;\n"
     "ALTER TABLE campaigns ADD COLUMN active INTEGER NOT NULL DEFAULT 0;\n"
     "ALTER TABLE campaigns ADD COLUMN updated_at INTEGER;\n"
+    "ALTER TABLE campaigns ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;\n"
     "ALTER TABLE campaign_runs ADD COLUMN event_id INTEGER REFERENCES events(id);\n"
     "CREATE TABLE campaign_members(\n"
     "  campaign_id INTEGER NOT NULL REFERENCES campaigns(id),\n"
@@ -397,7 +398,7 @@ enum stmt_id {
     ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_CUSTOMER_DELETE, ST_TOUCHPOINT_DELETE, ST_CUSTOMER_MAX, ST_FACTS_CUSTOMERS,
     ST_CELL_GET, ST_CELL_SET, ST_TOUCHPOINT_DESCRIBE, ST_LEDGER_SUM, ST_LEDGER_LOT, ST_TIER_RECORD, ST_REFUND_ADD, ST_EXPLANATION, ST_RFM_SEGMENT,
     ST_CAMPAIGN_SAVE, ST_CAMPAIGN_FIND, ST_CAMPAIGN_RUN_ADD, ST_CAMPAIGN_RUN_FIND, ST_CAMPAIGN_RUN_END,
-    ST_CAMPAIGN_MEMBER_ADD, ST_CAMPAIGN_MEMBER_ARM, ST_CAMPAIGN_ACTION_ADD, ST_JOURNEY_SET, ST_COUNT
+    ST_CAMPAIGN_MEMBER_ADD, ST_CAMPAIGN_MEMBER_ARM, ST_CAMPAIGN_ACTION_ADD, ST_JOURNEY_SET, ST_CAMPAIGNS_REVISION, ST_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -413,8 +414,10 @@ static const char *const stmt_sql[ST_COUNT] = {
         " VALUES (?1, ?2, ?3, ?4, ?5, COALESCE(?6, 0), ?7, ?8, ?8) ON CONFLICT(name) DO UPDATE SET"
         " description = COALESCE(excluded.description, description), module = COALESCE(excluded.module, module),"
         " source = COALESCE(excluded.source, source), trigger = COALESCE(excluded.trigger, trigger),"
-        " active = COALESCE(?6, active), next_run_at = COALESCE(?7, next_run_at), updated_at = excluded.updated_at",
+        " active = COALESCE(?6, active), next_run_at = COALESCE(?7, next_run_at), updated_at = excluded.updated_at,"
+        " revision = revision + (?6 IS NOT NULL)",
     [ST_CAMPAIGN_FIND] = "SELECT id FROM campaigns WHERE name = ?1",
+    [ST_CAMPAIGNS_REVISION] = "SELECT COALESCE(SUM(revision), 0) + COUNT(*) FROM campaigns",
     [ST_CAMPAIGN_RUN_ADD] =
         "INSERT INTO campaign_runs(campaign_id, period, started_at, status, event_id) VALUES (?1, ?2, ?3, 'running', ?4)"
         " ON CONFLICT(campaign_id, period) DO NOTHING",
@@ -1536,6 +1539,15 @@ int store_campaign_save(store *s, const store_campaign *c, int64_t at, store_id 
     if (store_campaign_find(s, c->name, id, err) != 1)
         return store_fail(s, err, "finding the campaign just saved");
     return 0;
+}
+
+int store_campaigns_revision(store *s, int64_t *revision, cx_error *err)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_CAMPAIGNS_REVISION, err);
+    if (!st)
+        return -1;
+    *revision = 0;
+    return store_step_int(s, st, revision, err, "reading the campaigns' revision") < 0 ? -1 : 0;
 }
 
 int store_campaign_find(store *s, const char *name, store_id *id, cx_error *err)

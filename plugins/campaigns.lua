@@ -235,7 +235,7 @@ local function on_customer_event(ev, ctx)
       end
     elseif t == "enters" then
       local r = C.reader(ctx, ctx.now())
-      local was = ctx.fact(who, "in:" .. name) == true
+      local was = ctx.fact(who, "in:" .. name) ~= nil   -- true, or 1 once stored
       local now_in = c.trigger.segment:test(who, r)
       if now_in ~= was then
         ctx.fact_set(who, "in:" .. name, now_in or nil)

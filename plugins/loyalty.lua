@@ -117,7 +117,7 @@ local function upgrade(ctx, who, facts, at, added)
       cx.time.date(at), tier.name, config.tier_basis == "points" and tier.min or cx.money.format(tier.min))
     ctx.tier_record(who, tier.name, { previous = rules.tiers[index].name, reason = reason })
     ctx.explain("tier_upgrade", true, "to {1}: {2}", tier.name, reason)
-    facts.tier, facts.tier_since, facts.grace_until = tier.name, at, nil
+    facts.tier, facts.tier_since, facts.grace_until, facts.granted_by = tier.name, at, nil, nil
   end
 end
 
@@ -293,6 +293,29 @@ local function expire(ctx, as_of)
   end
 end
 
+-- Tiers granted by a campaign for a period (the campaigns plugin's facts
+-- tier_grant, tier_grant_until and tier_grant_by, docs/campaigns.md): the
+-- customer moves up to the granted tier at the refresh after the grant and
+-- keeps it until the grant ends; then re-evaluation judges them as usual.
+local function apply_grants(ctx, as_of)
+  ctx.each_customer(function(who, grant)
+    local index = rules.tier_index[grant.tier_grant or ""]
+    if not index or (grant.tier_grant_until or 0) <= as_of then
+      return
+    end
+    local facts = ctx.facts(who)
+    local from = current_tier(facts)
+    if index > from then
+      local reason = ("granted by campaign %s until %s"):format(tostring(grant.tier_grant_by),
+        cx.time.date(grant.tier_grant_until))
+      ctx.tier_record(who, grant.tier_grant, { previous = rules.tiers[from].name, reason = reason })
+      facts.tier, facts.tier_since = grant.tier_grant, as_of
+      facts.grace_until, facts.granted_by = grant.tier_grant_until, grant.tier_grant_by
+      ctx.facts_set(who, facts)
+    end
+  end, "campaigns")
+end
+
 -- Re-evaluation: customers whose window no longer reaches their tier keep it
 -- for tier_grace_days, then move down to the tier they reach. Only customers
 -- who ever left the first tier are looked at: moving up is judged when points
@@ -315,7 +338,7 @@ local function reevaluate(ctx, as_of)
     if reached > index then
       local tier = rules.tiers[reached]
       ctx.tier_record(who, tier.name, { previous = rules.tiers[index].name, reason = window })
-      facts.tier, facts.tier_since, facts.grace_until = tier.name, as_of, nil
+      facts.tier, facts.tier_since, facts.grace_until, facts.granted_by = tier.name, as_of, nil, nil
     elseif reached < index then
       if not facts.grace_until then
         facts.grace_until = as_of + config.tier_grace_days * DAY
@@ -323,13 +346,15 @@ local function reevaluate(ctx, as_of)
         local tier = rules.tiers[reached]
         ctx.tier_record(who, tier.name, {
           previous = rules.tiers[index].name,
-          reason = ("%s, below %s since %s (grace of %d days)"):format(window, rules.tiers[index].name,
+          reason = facts.granted_by and ("%s; the grant by campaign %s ended on %s"):format(window,
+            facts.granted_by, cx.time.date(facts.grace_until))
+            or ("%s, below %s since %s (grace of %d days)"):format(window, rules.tiers[index].name,
             cx.time.date(facts.grace_until - config.tier_grace_days * DAY), config.tier_grace_days),
         })
-        facts.tier, facts.tier_since, facts.grace_until = tier.name, as_of, nil
+        facts.tier, facts.tier_since, facts.grace_until, facts.granted_by = tier.name, as_of, nil, nil
       end
     elseif facts.grace_until then
-      facts.grace_until = nil
+      facts.grace_until, facts.granted_by = nil, nil
     end
     ctx.facts_set(who, facts)
   end
@@ -473,6 +498,7 @@ return {
 
   on_refresh = function(ctx, as_of)
     expire(ctx, as_of)
+    apply_grants(ctx, as_of)
     reevaluate(ctx, as_of)
   end,
 }

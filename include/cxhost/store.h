@@ -236,6 +236,9 @@ typedef struct store_campaign {
 } store_campaign;
 /* Adds or updates the campaign named c->name and sets *id. */
 int store_campaign_save(store *s, const store_campaign *c, int64_t at, store_id *id, cx_error *err);
+/* A number that changes whenever a campaign is added, started or stopped
+ * (the service reloads its plugins then). */
+int store_campaigns_revision(store *s, int64_t *revision, cx_error *err);
 /* 1 found (*id set), 0 no campaign by that name, -1 error. */
 int store_campaign_find(store *s, const char *name, store_id *id, cx_error *err);
 /* Starts the run of campaign for period (status "running"): 1 started, 0

@@ -179,8 +179,8 @@ end
 function words.tier(...)
   local names = set_of(names_of("tier", ...))
   local text = "tier(" .. quoted_list(names_of("tier", ...)) .. ")"
+  local first = first_tier()   -- read once: the settings do not change while loaded
   return segment("tier", text, function(_, r)
-    local first = first_tier()
     local with_fact, set = {}, {}
     r.each_facts("loyalty", function(who, facts)
       with_fact[who] = true
@@ -198,7 +198,7 @@ function words.tier(...)
     end
     return set
   end, function(_, who, r)
-    return names[r.facts(who, "loyalty").tier or first_tier()] == true
+    return names[r.facts(who, "loyalty").tier or first] == true
   end)
 end
 
@@ -245,9 +245,8 @@ function words.score(module, op, value)
   if type(value) ~= "number" then
     error(("score(%q, %q, ...): give a number from 0 to 100"):format(module, op), 2)
   end
-  local settings
+  local settings = cx.loyalty.plugin_config(module)
   return facts_segment("score", ("score(%q, %q, %s)"):format(module, op, value), module, function(facts, r)
-    settings = settings or cx.loyalty.plugin_config(module)
     local s = settings and facts.weight_sum and cx.experience.score(facts, math.max(r.now, facts.as_of), settings)
     return s ~= nil and compare[op](s, value)
   end)
@@ -321,12 +320,14 @@ local function history(fn, conditions, having, text)
   local function window(r)
     return within and r.now - within * DAY or -(1 << 62), r.now
   end
+  local types = purchase_types()
+  local all, one = sql:format(""), sql:format("AND c.external_id = ?4")
   return segment(fn, text, function(_, r)
     local from, to = window(r)
-    return sql_set(sql:format(""), purchase_types(), from, to)
+    return sql_set(all, types, from, to)
   end, function(_, who, r)
     local from, to = window(r)
-    return #cx.query(sql:format("AND c.external_id = ?4"), purchase_types(), from, to, who) > 0
+    return #cx.query(one, types, from, to, who) > 0
   end)
 end
 
