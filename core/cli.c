@@ -545,7 +545,9 @@ static int cmd_refund(struct args *a)
  * workspace of its own, made for the check and removed after. */
 static int check_campaign_alone(struct args *a)
 {
-    char home[] = "/tmp/cxhost-check.XXXXXX";
+    const char *tmp = getenv("TMPDIR");
+    char home[512];
+    snprintf(home, sizeof home, "%s/cxhost-check.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     cx_error err;
     if (!mkdtemp(home)) {
         print_error("cannot make a temporary folder for the check");

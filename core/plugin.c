@@ -911,7 +911,8 @@ static int ctx_campaign_member(lua_State *L)
 }
 
 /* ctx.campaign_action(run, customer, kind, {points =, money_cents =, contact =,
- * detail =}) [-(3|4), +0, e] */
+ * detail =, outbox =}) [-(3|4), +0, e]: outbox, the message the action queued,
+ * which then names the run. */
 static int ctx_campaign_action(lua_State *L)
 {
     static const char *const kinds[] = {"points", "send", "tag", "tier", NULL};
@@ -919,13 +920,14 @@ static int ctx_campaign_action(lua_State *L)
     ctx_check_writing(L, p, "campaign_action");
     store_id run = luaL_checkinteger(L, 1);
     store_id customer = ctx_customer(L, p, 2, "campaign_action");
-    store_campaign_action a = {kinds[luaL_checkoption(L, 3, NULL, kinds)], 0, 0, 0, NULL};
+    store_campaign_action a = {kinds[luaL_checkoption(L, 3, NULL, kinds)], 0, 0, 0, NULL, 0};
     buf detail = BUF_INIT;
     cx_error err;
     if (!lua_isnoneornil(L, 4)) {
         luaL_checktype(L, 4, LUA_TTABLE);
         a.points = opt_integer(L, 4, "points", 0, "campaign_action");
         a.money_cents = opt_integer(L, 4, "money_cents", 0, "campaign_action");
+        a.outbox = opt_integer(L, 4, "outbox", 0, "campaign_action");
         lua_getfield(L, 4, "contact");
         a.contact = lua_toboolean(L, -1);
         lua_pop(L, 1);

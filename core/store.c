@@ -398,7 +398,7 @@ enum stmt_id {
     ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_CUSTOMER_DELETE, ST_TOUCHPOINT_DELETE, ST_CUSTOMER_MAX, ST_FACTS_CUSTOMERS,
     ST_CELL_GET, ST_CELL_SET, ST_TOUCHPOINT_DESCRIBE, ST_LEDGER_SUM, ST_LEDGER_LOT, ST_TIER_RECORD, ST_REFUND_ADD, ST_EXPLANATION, ST_RFM_SEGMENT,
     ST_CAMPAIGN_SAVE, ST_CAMPAIGN_FIND, ST_CAMPAIGN_RUN_ADD, ST_CAMPAIGN_RUN_FIND, ST_CAMPAIGN_RUN_END,
-    ST_CAMPAIGN_MEMBER_ADD, ST_CAMPAIGN_MEMBER_ARM, ST_CAMPAIGN_ACTION_ADD, ST_JOURNEY_SET, ST_CAMPAIGNS_REVISION, ST_COUNT
+    ST_CAMPAIGN_MEMBER_ADD, ST_CAMPAIGN_MEMBER_ARM, ST_CAMPAIGN_ACTION_ADD, ST_JOURNEY_SET, ST_CAMPAIGNS_REVISION, ST_OUTBOX_RUN, ST_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -417,6 +417,7 @@ static const char *const stmt_sql[ST_COUNT] = {
         " active = COALESCE(?6, active), next_run_at = COALESCE(?7, next_run_at), updated_at = excluded.updated_at,"
         " revision = revision + (?6 IS NOT NULL)",
     [ST_CAMPAIGN_FIND] = "SELECT id FROM campaigns WHERE name = ?1",
+    [ST_OUTBOX_RUN] = "UPDATE outbox SET campaign_run_id = ?2 WHERE id = ?1 AND campaign_run_id IS NULL",
     [ST_CAMPAIGNS_REVISION] = "SELECT COALESCE(SUM(revision), 0) + COUNT(*) FROM campaigns",
     [ST_CAMPAIGN_RUN_ADD] =
         "INSERT INTO campaign_runs(campaign_id, period, started_at, status, event_id) VALUES (?1, ?2, ?3, 'running', ?4)"
@@ -1645,7 +1646,15 @@ int store_campaign_action_add(store *s, const store_origin *o, store_id run, sto
     bind_text(st, 7, a->detail_json);
     sqlite3_bind_int64(st, 8, o->at);
     bind_id(st, 9, o->event);
-    return store_step_done(s, st, err, "recording a campaign action");
+    if (store_step_done(s, st, err, "recording a campaign action") < 0)
+        return -1;
+    if (!a->outbox)
+        return 0;
+    if (!(st = store_stmt(s, ST_OUTBOX_RUN, err)))
+        return -1;
+    sqlite3_bind_int64(st, 1, a->outbox);
+    sqlite3_bind_int64(st, 2, run);
+    return store_step_done(s, st, err, "naming the run of a message");
 }
 
 int store_journey_set(store *s, const store_origin *o, store_id campaign, store_id customer, const char *step,

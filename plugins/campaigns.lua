@@ -64,7 +64,7 @@ local function effects(ctx, c, run_id)
     return (ctx.campaign_member(c.name, who, arm, run_id))
   end
   function e.act(who, p)
-    local a, detail = p.action, { action = p.action.text }
+    local a, detail, outbox = p.action, { action = p.action.text }, nil
     if a.kind == "points" then
       detail.entry = ctx.ledger_add(who, p.points, {
         kind = "bonus", rule = "campaign:" .. c.name, note = a.note or c.name,
@@ -72,6 +72,7 @@ local function effects(ctx, c, run_id)
       })
     elseif a.kind == "send" then
       detail.outbox = ctx.outbox_send(who, a.channel, a.template, p.vars)
+      outbox = detail.outbox
     elseif a.kind == "tag" then
       ctx.tag(who, a.tag)
     else
@@ -81,7 +82,7 @@ local function effects(ctx, c, run_id)
       detail.until_at = ctx.now() + a.days * DAY
     end
     ctx.campaign_action(run_id, who, a.kind,
-      { points = p.points, money_cents = p.money_cents, contact = p.contact, detail = detail })
+      { points = p.points, money_cents = p.money_cents, contact = p.contact, detail = detail, outbox = outbox })
   end
   return e
 end
@@ -165,6 +166,9 @@ end
 
 local function on_campaign(ev, ctx)
   local d = ev.data
+  if type(d.campaign) ~= "string" then
+    return   -- a client's own event of type campaign, not a run
+  end
   local name, action = d.campaign, d.action or "run"
   local c
   if d.source then

@@ -259,6 +259,7 @@ typedef struct store_campaign_action {
     int64_t points, money_cents;
     int contact;             /* 1: it contacted the customer (frequency caps count it) */
     const char *detail_json; /* what was done, or NULL */
+    store_id outbox;         /* the message it queued (its row then names the run), or 0 */
 } store_campaign_action;
 int store_campaign_action_add(store *s, const store_origin *o, store_id run, store_id customer,
                               const store_campaign_action *a, cx_error *err);

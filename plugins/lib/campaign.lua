@@ -169,14 +169,37 @@ function words.customers(...)
 end
 
 -- The loyalty plugin's tier names in order, and the first (where everyone starts).
-local function first_tier()
+local function tier_names()
   local config = cx.loyalty.plugin_config("loyalty")
-  return config and config.tiers and config.tiers[1] and config.tiers[1].name
+  local names = {}
+  for i, t in ipairs(config and config.tiers or {}) do
+    names[i] = t.name
+  end
+  return names
+end
+
+local function first_tier()
+  return tier_names()[1]
+end
+
+-- Raises, at the campaign's line, when a name is not one of `known`
+-- (nothing is checked when nothing is known: no such plugin loaded).
+local function check_known(fn, list, known, what)
+  if #known == 0 then
+    return
+  end
+  local set = set_of(known)
+  for _, name in ipairs(list) do
+    if not set[name] then
+      error(("%s(%q): there is no %s named %q (%s)"):format(fn, name, what, name, table.concat(known, ", ")), 3)
+    end
+  end
 end
 
 -- tier("gold", "platinum"): the loyalty plugin's tier, as its fact `tier`
 -- says (customers without one are in the first tier).
 function words.tier(...)
+  check_known("tier", names_of("tier", ...), tier_names(), "loyalty tier")
   local names = set_of(names_of("tier", ...))
   local text = "tier(" .. quoted_list(names_of("tier", ...)) .. ")"
   local first = first_tier()   -- read once: the settings do not change while loaded
@@ -221,8 +244,11 @@ function words.tier_at_least(name)
 end
 
 -- stage("lapsing", "lapsed"): the lifecycle plugin's stage.
+local STAGES = { "prospect", "new", "active", "lapsing", "lapsed" }
+
 function words.stage(...)
   local list = names_of("stage", ...)
+  check_known("stage", list, STAGES, "lifecycle stage")
   local names = set_of(list)
   return facts_segment("stage", "stage(" .. quoted_list(list) .. ")", "lifecycle", function(facts)
     return names[facts.stage or "prospect"]
@@ -255,6 +281,11 @@ end
 -- rfm("at risk", "cannot lose"): the RFM segment (the store's view rfm).
 function words.rfm(...)
   local list = names_of("rfm", ...)
+  local known = {}
+  for _, row in ipairs(cx.query("SELECT DISTINCT segment FROM rfm_segments ORDER BY segment")) do
+    known[#known + 1] = row.segment
+  end
+  check_known("rfm", list, known, "RFM segment")
   local json = cx.json.encode(list)
   return segment("rfm", "rfm(" .. quoted_list(list) .. ")", function()
     return sql_set("SELECT customer FROM rfm WHERE segment IN (SELECT value FROM json_each(?1))", json)
@@ -297,7 +328,7 @@ local function money_arg(fn, v)
   end
   local cents, why = cx.money.parse(tostring(v))
   if not cents then
-    error(("%s: %s"):format(fn, why), 4)
+    error(("%s: %s"):format(fn, why), 3)
   end
   return cents
 end
@@ -563,6 +594,7 @@ function words.grant_tier(name, opts)
   if type(name) ~= "string" then
     error("grant_tier(name, { days = N }): give the tier as text", 2)
   end
+  check_known("grant_tier", { name }, tier_names(), "loyalty tier")
   opts = action_options("grant_tier", opts, { days = true, when = true })
   if math.type(opts.days) ~= "integer" or opts.days < 1 then
     error("grant_tier(name, { days = N }): days must be a whole number, 1 or more", 2)
