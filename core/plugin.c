@@ -1470,10 +1470,13 @@ int plugin_load_all(plugin_set *ps, cx_error *err)
 
 /* --- running hooks ---------------------------------------------------------- */
 
+/* A run of a campaign is an event of type "campaign" (docs/campaigns.md):
+ * it is the campaigns plugin's business, so a plugin that takes every type
+ * gets it only when it names it. */
 static int plugin_wants(const struct plugin *p, const char *type)
 {
     if (!p->events)
-        return 1;
+        return strcmp(type, "campaign") != 0;
     for (int i = 0; i < p->nevents; i++)
         if (strcmp(p->events[i], type) == 0)
             return 1;

@@ -92,6 +92,18 @@ local function live_run(ctx, c)
   return (ctx.campaign_run(c.name, "live"))
 end
 
+-- What a live run (event triggers, journeys' steps) has done so far.
+local function live_stats(run_id)
+  local s = cx.query([[SELECT
+      (SELECT COUNT(*) FROM campaign_members WHERE run_id = ?1) AS audience,
+      (SELECT COUNT(*) FROM campaign_members WHERE run_id = ?1 AND arm = 'holdout') AS holdout,
+      COUNT(DISTINCT customer_id) AS acted, COALESCE(SUM(points), 0) AS points,
+      COALESCE(SUM(money_cents), 0) AS money_cents, COALESCE(SUM(contact), 0) AS contacts
+    FROM campaign_actions WHERE run_id = ?1]], run_id)[1]
+  s.treated = s.audience - s.holdout
+  return s
+end
+
 -- Puts customer `who` on the journey's first step and runs it as far as
 -- the first wait.
 local function enter_journey(run, ctx, c, who)
@@ -148,7 +160,7 @@ local function run_batch(ctx, c, period, data)
   if run.stats.stopped then
     ctx.explain("budget", true, "stopped: {1}", run.stats.stopped)
   end
-  run.stats.sample = run.sample
+  run.stats.sample = #run.sample > 0 and run.sample or nil
   ctx.campaign_run_end(run_id, status, run.stats)
   if c.schedule and active[c.name] then
     ctx.campaign_save(c.name, { next_run_at = c.schedule:next(ctx.now()) })
@@ -194,14 +206,20 @@ local function on_campaign(ev, ctx)
   if action == "stop" then
     ctx.campaign_save(name, { active = false, next_run_at = 0 })
     active[name] = nil
+    local live = cx.query([[SELECT r.id FROM campaign_runs r JOIN campaigns k ON k.id = r.campaign_id
+      WHERE k.name = ?1 AND r.period = 'live']], name)[1]
+    if live then
+      ctx.campaign_run_end(live.id, "ended", live_stats(live.id))
+    end
     ctx.explain("stop", true, "{1} stopped", name)
   elseif action == "start" then
     local next_run = c.schedule and c.schedule:next(ctx.now()) or 0
     ctx.campaign_save(name, { description = c.description, module = c.module, source = d.source,
                               trigger = c.trigger_text, active = true, next_run_at = next_run })
     active[name] = c
-    if c.trigger_kind == "event" or c.trigger_kind == "enters" then
-      live_run(ctx, c)
+    if c.trigger_kind == "event" or c.trigger_kind == "enters" or c.journey then
+      local run_id = live_run(ctx, c)
+      ctx.campaign_run_end(run_id, "live", live_stats(run_id))
     end
     if c.trigger_kind == "enters" then
       seed_entries(ctx, c)
@@ -256,8 +274,8 @@ end
 
 -- Moves on every journey step due by as_of.
 local function advance_journeys(ctx, as_of)
-  local rows = cx.query([[SELECT k.name AS campaign, cu.external_id AS customer, j.step, j.entered_at
-    FROM journeys j JOIN campaigns k ON k.id = j.campaign_id JOIN customers cu ON cu.id = j.customer_id
+  local rows = cx.query([[SELECT k.name AS campaign, cu.external_id AS customer, j.step, j.entered_at,
+    j.updated_at FROM journeys j JOIN campaigns k ON k.id = j.campaign_id JOIN customers cu ON cu.id = j.customer_id
     WHERE j.step IS NOT NULL AND j.due_at <= ?1 AND k.active = 1 ORDER BY j.due_at, j.customer_id]], as_of)
   local runs = {}
   for _, row in ipairs(rows) do
@@ -271,7 +289,7 @@ local function advance_journeys(ctx, as_of)
       end
       local i = c.step_index[row.step]
       if i then
-        local step, due = run:journey(row.customer, i, row.entered_at)
+        local step, due = run:journey(row.customer, i, row.entered_at, row.updated_at)
         ctx.journey_set(c.name, row.customer, step, due)
       else
         ctx.log("campaign", c.name, "has no step", row.step, "any more; customer", row.customer, "leaves the journey")

@@ -405,7 +405,7 @@ function words.query(sql, ...)
     error("query(sql, ...): give a SELECT with a column named customer", 2)
   end
   local params = table.pack(...)
-  return segment("query", ("query(%q)"):format(sql), function()
+  return segment("query", ("query(%q)"):format((sql:gsub("%s+", " "))), function()
     return sql_set(sql, table.unpack(params, 1, params.n))
   end, function(_, who)
     for _, row in ipairs(cx.query(sql, table.unpack(params, 1, params.n))) do
@@ -892,8 +892,8 @@ end
 
 -- c.id, c.event (the event that triggered, if any), c.tier, c.stage,
 -- c.points (balance), c.facts(plugin), c.has_tag(tag), c.events(type [, since]),
--- c.answered(type) (an event of that type since the customer entered the
--- journey), c.entered_at.
+-- c.answered(type) (in a journey: an event of that type since the wait
+-- before this step began), c.entered_at, c.since (when that wait began).
 function M.customer_view(who, r, extra)
   local view = { id = who, now = r.now }
   for k, v in pairs(extra or {}) do
@@ -908,10 +908,12 @@ function M.customer_view(who, r, extra)
   end
   function view.events(kind, since)
     return cx.query([[SELECT COUNT(*) AS n FROM events e JOIN customers c ON c.id = e.customer_id
-      WHERE c.external_id = ?1 AND e.type = ?2 AND e.at >= ?3 AND e.at <= ?4]], who, kind, since or 0, r.now)[1].n
+      WHERE c.external_id = ?1 AND e.type = ?2 AND e.at > ?3 AND e.at <= ?4]], who, kind, since or -1, r.now)[1].n
   end
+  -- In a journey: an event of that type since the wait before this step
+  -- began (the previous step ran then), or since the customer entered.
   function view.answered(kind)
-    return view.events(kind, view.entered_at or 0) > 0
+    return view.events(kind, view.since or view.entered_at or -1) > 0
   end
   return setmetatable(view, { __index = function(_, k)
     if k == "tier" then
@@ -1124,11 +1126,13 @@ end
 
 -- --- journeys -------------------------------------------------------------------------
 
--- Runs customer `who`'s journey from step number i (at now): each step acts,
+-- Runs customer `who`'s journey from step number i (at now; `since`, when
+-- the wait before it began, for c.answered): each step acts,
 -- then waits, decides where to go, or ends. Returns the step it waits at
 -- and when that is due, or nil when the journey ended.
-function Run:journey(who, i, entered_at)
+function Run:journey(who, i, entered_at, since)
   local steps = self.c.journey
+  local extra = { entered_at = entered_at, since = since or self.r.now }
   local guard = 0
   while i do
     guard = guard + 1
@@ -1136,16 +1140,16 @@ function Run:journey(who, i, entered_at)
       error(("journey: customer %s went round the steps without waiting (a decide loop?)"):format(who), 0)
     end
     local s = steps[i]
+    extra.step = s.step
     if #s.actions > 0 then
-      self:customer(who, s.actions, { entered_at = entered_at, step = s.step }, "treated")
+      self:customer(who, s.actions, extra, "treated")
       if self:stopped() then
         return s.step, self.r.now   -- try this step again on the next pass
       end
     end
     local next_i
     if s.decide then
-      local v = M.customer_view(who, self.r, { entered_at = entered_at, step = s.step })
-      local name = s.decide(v)
+      local name = s.decide(M.customer_view(who, self.r, extra))
       if name ~= nil then
         next_i = self.c.step_index[name]
         if not next_i then

@@ -84,6 +84,19 @@ local function dry_run(c, at)
   local frequency = c.frequency or settings.frequency
   local run = C.start(c, effects, r, frequency)
   local members = C.members(c.audience, r)
+  if c.trigger_kind == "event" or c.trigger_kind == "enters" then
+    -- It acts on events as they come: there is no run to project.
+    local held = 0
+    for _, who in ipairs(members) do
+      held = held + ((arms[who] or C.arm(c, who)) == "holdout" and 1 or 0)
+    end
+    print(("campaign %s (%s): %s"):format(c.name, c.module, c.description))
+    print(("trigger   %s: it acts on each such event, once started (cxhost campaign start)"):format(c.trigger_text))
+    print(("audience  %s customers now: %s"):format(count(#members), c.audience.text))
+    print(("holdout   %s of them would be held out (%s)"):format(count(held), percent(c.holdout)))
+    print("dry run: nothing was written")
+    return 0
+  end
   for _, who in ipairs(members) do
     if run:stopped() then
       break
@@ -313,9 +326,17 @@ local function report()
     return g.n > 0 and money(g.revenue // g.n) or "-"
   end
   print(("campaign %s (%s): %s"):format(k.name, k.module or "", k.description or ""))
-  print(("%s run%s, the last on %s; a response is a %s within %d days of entering the campaign"):format(
-    count(runs.n), runs.n == 1 and "" or "s", runs.last and cx.time.iso(runs.last) or "-", response.event,
-    response.days))
+  local live = cx.query("SELECT started_at, status FROM campaign_runs WHERE campaign_id = ?1 AND period = 'live'",
+    k.id)[1]
+  if live then
+    print(("acting on events since %s (%s); a response is a %s within %d days of entering the campaign"):format(
+      cx.time.iso(live.started_at), live.status == "live" and "still started" or "stopped", response.event,
+      response.days))
+  else
+    print(("%s run%s, the last on %s; a response is a %s within %d days of entering the campaign"):format(
+      count(runs.n), runs.n == 1 and "" or "s", runs.last and cx.time.iso(runs.last) or "-", response.event,
+      response.days))
+  end
   print("")
   print(("%-22s %12s %12s"):format("", "treated", "holdout"))
   print(("%-22s %12s %12s"):format("customers", count(t.n), count(h.n)))

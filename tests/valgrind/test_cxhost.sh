@@ -59,6 +59,42 @@ printf '%s\n' 'x = {1, {a = 2}}' 'x' 'cx.query("SELECT type, COUNT(*) AS n FROM 
   '.timer' 'cx.after(0.05, function() print("fired") end)' 'error("boom")' '.plugins' >"$home/repl.txt"
 INPUT=$home/repl.txt expect 1 repl --client v
 
+# campaigns: a check that fails, a dry run, a run and its re-run, an event
+# trigger inside an import, the report, and a schedule that the service runs
+cat >"$home/winback.lua" <<'LUA'
+return {
+  name = "winback", description = "Points and an offer for lapsed buyers", module = "feel",
+  audience = stage("lapsing", "lapsed") & spend{ at_least = 10 },
+  actions = { points(100), send("email", "winback", { code = "BACK" }, { value = "5.00" }), tag("winback") },
+  budget = { points = 1000 }, holdout = 0.2,
+}
+LUA
+cat >"$home/thanks.lua" <<'LUA'
+return {
+  name = "thanks", description = "A note after each purchase", module = "relate",
+  audience = everyone(), trigger = event("purchase", function(ev, c) return ev.amount_cents >= 500 end),
+  journey = { { step = "note", send("email", "thanks"), wait = "1 day" }, { step = "tag", tag("thanked") } },
+}
+LUA
+cat >"$home/tick.lua" <<'LUA'
+return { name = "tick", description = "A tag every second", module = "act", audience = customers("c9"),
+         trigger = "every 1 second", actions = { tag("ticked") } }
+LUA
+printf 'return { name = "oops", module = "smell", holdout = 2 }\n' >"$home/oops.lua"
+expect 1 campaign check "$home/oops.lua"
+expect 0 campaign run --client v "$home/winback.lua" --dry-run --at 1999-01-01
+expect 0 campaign run --client v "$home/winback.lua" --at 1999-01-01
+expect 0 campaign run --client v "$home/winback.lua" --at 1999-01-01
+expect 0 campaign start --client v "$home/thanks.lua" --at 1999-01-01
+printf 'id,type,customer,at,amount\nt1,purchase,c1,2026-01-05,12.00\nt2,purchase,c1,2026-01-09,1.00\n' >"$home/more.csv"
+expect 0 import --client v "$home/more.csv"
+expect 0 campaign report --client v winback
+expect 0 campaign list --client v
+expect 0 campaign stop --client v thanks
+printf 'return { limits = { instructions = 2000000, memory_mb = 64 }, campaigns = { tick_seconds = 0.5 } }\n' \
+  >"$home/clients/v/config.lua"
+expect 0 campaign start --client v "$home/tick.lua"
+
 # the service: events in over a unix socket, a REPL attached, a reload, SIGTERM
 rm -f "$home/clients/v/plugins/boom.lua"
 $VALGRIND "$CXHOST" --home "$home" serve --client v --listen "unix:$home/ev.sock" --repl "$home/repl.sock" \
@@ -81,6 +117,10 @@ got=$?
 if [ "$got" -eq 0 ]; then passed=$((passed + 1)); else
   failed=$((failed + 1)); echo "FAILED (status $got, want 0): cxhost serve under valgrind" >&2; tail -n 30 "$home/serve.err" >&2
 fi
+
+# the service ran the scheduled campaign (at least its first, missed, slot)
+expect 0 eval --client v 'assert(cx.query("SELECT COUNT(*) AS n FROM campaign_runs r JOIN campaigns k ON k.id = r.campaign_id WHERE k.name = ?1", "tick")[1].n >= 1, "tick never ran")'
+expect 0 check --client v
 
 expect 0 client remove v --yes
 
