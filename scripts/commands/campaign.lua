@@ -257,7 +257,8 @@ end
 local function list()
   local rows = cx.query([[SELECT k.name, k.module, k.trigger, k.active, k.next_run_at,
       (SELECT COUNT(*) FROM campaign_runs r WHERE r.campaign_id = k.id) AS runs,
-      (SELECT r.period || ' ' || r.status FROM campaign_runs r WHERE r.campaign_id = k.id ORDER BY r.id DESC LIMIT 1)
+      (SELECT CASE WHEN r.period = 'live' THEN 'on events: ' || r.status ELSE r.period || ' ' || r.status END
+        FROM campaign_runs r WHERE r.campaign_id = k.id ORDER BY r.id DESC LIMIT 1)
         AS last FROM campaigns k ORDER BY k.name]])
   if #rows == 0 then
     print(("client '%s' has no campaigns yet"):format(cx.client))
