@@ -588,6 +588,10 @@ static int cmd_campaign(struct args *a)
     int check = strcmp(verb, "check") == 0;
     if (!check && need_client(a, "campaign") < 0)
         return EXIT_USAGE;
+    if (a->format && (strcmp(verb, "report") != 0 || (strcmp(a->format, "table") != 0 && strcmp(a->format, "json") != 0))) {
+        fprintf(stderr, "cxhost campaign: --format is table or json, for campaign report\n");
+        return EXIT_USAGE;
+    }
     if (a->dry_run && strcmp(verb, "run") != 0) {
         fprintf(stderr, "cxhost campaign: --dry-run is for campaign run\n");
         return EXIT_USAGE;

@@ -1471,12 +1471,12 @@ int plugin_load_all(plugin_set *ps, cx_error *err)
 /* --- running hooks ---------------------------------------------------------- */
 
 /* A run of a campaign is an event of type "campaign" (docs/campaigns.md):
- * it is the campaigns plugin's business, so a plugin that takes every type
- * gets it only when it names it. */
+ * it is the business of the plugin named campaigns, so another plugin that
+ * takes every type gets it only when it names it. */
 static int plugin_wants(const struct plugin *p, const char *type)
 {
     if (!p->events)
-        return strcmp(type, "campaign") != 0;
+        return strcmp(type, "campaign") != 0 || strcmp(p->name, "campaigns") == 0;
     for (int i = 0; i < p->nevents; i++)
         if (strcmp(p->events[i], type) == 0)
             return 1;

@@ -155,6 +155,7 @@ local function run_batch(ctx, c, period, data)
     reached = reached + 1
   end
   run.stats.not_reached = #members - reached + (run:stopped() and 1 or 0)
+  run.stats.audience = #members   -- the segment, reached or not
   local status, line = run:summary()
   ctx.explain("run", true, "{1} for {2}: {3}", c.name, period, line)
   if run.stats.stopped then
@@ -171,8 +172,20 @@ end
 -- tell an entry from a stay.
 local function seed_entries(ctx, c)
   local r = C.reader(ctx, ctx.now())
+  local key = "in:" .. c.name
+  local members = c.trigger.segment:members(r)
+  -- Marks left from an earlier start may be out of date.
+  local stale = {}
+  ctx.each_customer(function(who, facts)
+    if facts[key] ~= nil and not members[who] then
+      stale[#stale + 1] = who
+    end
+  end)
+  for _, who in ipairs(stale) do
+    ctx.fact_set(who, key, nil)
+  end
   for _, who in ipairs(C.members(c.trigger.segment, r)) do
-    ctx.fact_set(who, "in:" .. c.name, true)
+    ctx.fact_set(who, key, true)
   end
 end
 

@@ -856,7 +856,8 @@ function M.compile(source, file)
   if #errors > 0 then
     local texts = {}
     for i, e in ipairs(errors) do
-      texts[i] = ("%s:%s: %s: %s"):format(file, e.line or "?", e.field, e.message)
+      texts[i] = e.line and ("%s:%d: %s: %s"):format(file, e.line, e.field, e.message)
+        or ("%s: %s: %s"):format(file, e.field, e.message)
     end
     return nil, texts
   end

@@ -128,7 +128,8 @@ local function dry_run(c, at)
   if s.skipped_customer_cap > 0 or s.skipped_frequency > 0 then
     print(("skipped   %s over a per-customer cap, %s over the frequency cap (%s)"):format(
       count(s.skipped_customer_cap), count(s.skipped_frequency),
-      frequency and ("%d contacts in %d days"):format(frequency.contacts, frequency.days) or "none"))
+      frequency and ("%d contact%s in %d days"):format(frequency.contacts, frequency.contacts == 1 and "" or "s",
+        frequency.days) or "none"))
   end
   if s.stopped then
     print(("stops     %s"):format(s.stopped))
@@ -213,6 +214,13 @@ local function run()
   return 0
 end
 
+-- Starts and stops are numbered by the campaign's revision, which each of
+-- them moves on: every start or stop is an event of its own.
+local function next_revision(name)
+  local row = cx.query("SELECT revision FROM campaigns WHERE name = ?1", name)[1]
+  return (row and row.revision or 0) + 1
+end
+
 local function start()
   local c, err = compile()
   if not c then
@@ -222,7 +230,7 @@ local function start()
   if not at then
     return 2, why
   end
-  cx.ingest({ id = ("campaign:%s:start:%s"):format(c.name, cx.time.iso(at)), type = "campaign", at = at,
+  cx.ingest({ id = ("campaign:%s:start:%d"):format(c.name, next_revision(c.name)), type = "campaign", at = at,
               data = { campaign = c.name, action = "start", source = arg.source, file = target } })
   local row = cx.query("SELECT next_run_at FROM campaigns WHERE name = ?1", c.name)[1]
   print(("started %s (%s)"):format(c.name, c.trigger_text))
@@ -248,7 +256,7 @@ local function stop()
   if not at then
     return 2, why
   end
-  cx.ingest({ id = ("campaign:%s:stop:%s"):format(target, cx.time.iso(at)), type = "campaign", at = at,
+  cx.ingest({ id = ("campaign:%s:stop:%d"):format(target, next_revision(target)), type = "campaign", at = at,
               data = { campaign = target, action = "stop" } })
   print(("stopped %s"):format(target))
   return 0
@@ -258,7 +266,7 @@ local function list()
   local rows = cx.query([[SELECT k.name, k.module, k.trigger, k.active, k.next_run_at,
       (SELECT COUNT(*) FROM campaign_runs r WHERE r.campaign_id = k.id) AS runs,
       (SELECT CASE WHEN r.period = 'live' THEN 'on events: ' || r.status ELSE r.period || ' ' || r.status END
-        FROM campaign_runs r WHERE r.campaign_id = k.id ORDER BY r.id DESC LIMIT 1)
+        FROM campaign_runs r WHERE r.campaign_id = k.id ORDER BY r.started_at DESC, r.id DESC LIMIT 1)
         AS last FROM campaigns k ORDER BY k.name]])
   if #rows == 0 then
     print(("client '%s' has no campaigns yet"):format(cx.client))
