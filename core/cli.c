@@ -789,8 +789,8 @@ static const struct command commands[] = {
      "                  is asked, so the same command twice is decided once)\n"
      "  --at TIME       when it was asked (default: now)\n"},
     {"campaign", cmd_campaign,
-     "cxhost campaign check FILE | run --client NAME FILE [--dry-run] [--at TIME] [--period P] | "
-     "start --client NAME FILE | stop --client NAME CAMPAIGN | list --client NAME | "
+     "cxhost campaign check [--client NAME] FILE | run --client NAME FILE [--dry-run] [--at TIME] [--period P] | "
+     "start --client NAME FILE [--at TIME] | stop --client NAME CAMPAIGN [--at TIME] | list --client NAME | "
      "report --client NAME CAMPAIGN [--format table|json]",
      "Campaigns are Lua files (docs/campaigns.md): an audience, a trigger, actions\n"
      "or a journey, a budget and a holdout.\n"
@@ -805,7 +805,8 @@ static const struct command commands[] = {
      "                     schedule's slot at TIME)\n"
      "  start FILE         register it with the service: `cxhost serve` runs its\n"
      "                     schedule and its event triggers, and journeys move on\n"
-     "  stop CAMPAIGN      stop a registered campaign\n"
+     "                     (--at TIME: started as of TIME, default now)\n"
+     "  stop CAMPAIGN      stop a registered campaign (--at TIME as for start)\n"
      "  list               the client's campaigns and their last runs\n"
      "  report CAMPAIGN    treated against held out: response rate, revenue per\n"
      "                     customer, points and money spent, and the uplift with\n"

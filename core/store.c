@@ -20,6 +20,31 @@
 #include "cxhost/strmap.h"
 #include "cxhost/utc.h"
 
+/* The view rfm, its recency counted from the time `latest` (an SQL
+ * expression in a string literal): schema 6 made it, schema 7 remade it. */
+#define RFM_VIEW(latest) \
+    "CREATE VIEW rfm AS\n" \
+    "WITH bought AS (\n" \
+    "  SELECT customer_id, MAX(at) AS last_at, COUNT(*) AS frequency, SUM(COALESCE(amount_cents, 0)) AS spent\n" \
+    "  FROM events WHERE type = 'purchase' AND customer_id IS NOT NULL GROUP BY customer_id),\n" \
+    "returned AS (\n" \
+    "  SELECT customer_id, SUM(approved_cents) AS cents FROM refunds\n" \
+    "  WHERE kind IN ('return', 'price_match') GROUP BY customer_id),\n" \
+    "valued AS (\n" \
+    "  SELECT b.customer_id, b.last_at, b.frequency, b.spent - COALESCE(r.cents, 0) AS monetary_cents\n" \
+    "  FROM bought b LEFT JOIN returned r USING (customer_id)),\n" \
+    "scored AS (\n" \
+    "  SELECT *,\n" \
+    "    1 + 5 * (RANK() OVER (ORDER BY last_at) - 1) / COUNT(*) OVER () AS r,\n" \
+    "    1 + 5 * (RANK() OVER (ORDER BY frequency) - 1) / COUNT(*) OVER () AS f,\n" \
+    "    1 + 5 * (RANK() OVER (ORDER BY monetary_cents) - 1) / COUNT(*) OVER () AS m\n" \
+    "  FROM valued)\n" \
+    "SELECT c.external_id AS customer, s.customer_id, s.r, s.f, s.m,\n" \
+    "  (" latest " - s.last_at) / 86400 AS recency_days, s.last_at,\n" \
+    "  s.frequency, s.monetary_cents, COALESCE(g.segment, 'unsegmented') AS segment\n" \
+    "FROM scored s JOIN customers c ON c.id = s.customer_id\n" \
+    "LEFT JOIN rfm_segments g ON g.r = s.r AND g.f = s.f;\n"
+
 /* Each entry moves the schema from version i to i + 1. Add, never edit. */
 static const char *const migrations[] = {
     /* 0 -> 1: the first schema. */
@@ -315,27 +340,8 @@ static const char *const migrations[] = {
     "  segment TEXT NOT NULL,\n"
     "  PRIMARY KEY (r, f)\n"
     ") WITHOUT ROWID;\n"
-    "CREATE VIEW rfm AS\n"
-    "WITH bought AS (\n"
-    "  SELECT customer_id, MAX(at) AS last_at, COUNT(*) AS frequency, SUM(COALESCE(amount_cents, 0)) AS spent\n"
-    "  FROM events WHERE type = 'purchase' AND customer_id IS NOT NULL GROUP BY customer_id),\n"
-    "returned AS (\n"
-    "  SELECT customer_id, SUM(approved_cents) AS cents FROM refunds\n"
-    "  WHERE kind IN ('return', 'price_match') GROUP BY customer_id),\n"
-    "valued AS (\n"
-    "  SELECT b.customer_id, b.last_at, b.frequency, b.spent - COALESCE(r.cents, 0) AS monetary_cents\n"
-    "  FROM bought b LEFT JOIN returned r USING (customer_id)),\n"
-    "scored AS (\n"
-    "  SELECT *,\n"
-    "    1 + 5 * (RANK() OVER (ORDER BY last_at) - 1) / COUNT(*) OVER () AS r,\n"
-    "    1 + 5 * (RANK() OVER (ORDER BY frequency) - 1) / COUNT(*) OVER () AS f,\n"
-    "    1 + 5 * (RANK() OVER (ORDER BY monetary_cents) - 1) / COUNT(*) OVER () AS m\n"
-    "  FROM valued)\n"
-    "SELECT c.external_id AS customer, s.customer_id, s.r, s.f, s.m,\n"
-    "  ((SELECT MAX(at) FROM events) - s.last_at) / 86400 AS recency_days, s.last_at,\n"
-    "  s.frequency, s.monetary_cents, COALESCE(g.segment, 'unsegmented') AS segment\n"
-    "FROM scored s JOIN customers c ON c.id = s.customer_id\n"
-    "LEFT JOIN rfm_segments g ON g.r = s.r AND g.f = s.f;\n"
+    RFM_VIEW("(SELECT MAX(at) FROM events)")
+
     "INSERT INTO rfm_segments(r, f, segment) VALUES\n"
     "  (5, 1, 'new'), (5, 2, 'potential'), (5, 3, 'loyal'), (5, 4, 'champions'), (5, 5, 'champions'),\n"
     "  (4, 1, 'new'), (4, 2, 'potential'), (4, 3, 'loyal'), (4, 4, 'champions'), (4, 5, 'champions'),\n"
@@ -387,7 +393,11 @@ static const char *const migrations[] = {
     "  event_id INTEGER REFERENCES events(id),\n"
     "  PRIMARY KEY (campaign_id, customer_id)\n"
     ") WITHOUT ROWID;\n"
-    "CREATE INDEX journeys_due ON journeys(due_at) WHERE step IS NOT NULL;\n",
+    "CREATE INDEX journeys_due ON journeys(due_at) WHERE step IS NOT NULL;\n"
+    /* A run of a campaign is an event too, but not the client's data: the
+     * client's latest time (recency counts from it) is its latest other event. */
+    "DROP VIEW rfm;\n"
+    RFM_VIEW("(SELECT MAX(at) FROM events WHERE type <> 'campaign')"),
 };
 
 enum stmt_id {
@@ -487,7 +497,7 @@ static const char *const stmt_sql[ST_COUNT] = {
         " score = excluded.score, at = excluded.at, plugin = excluded.plugin, event_id = excluded.event_id",
     [ST_OUTBOX_ADD] =
         "INSERT INTO outbox(customer_id, channel, template, vars, plugin, event_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [ST_LATEST_EVENT] = "SELECT COALESCE(MAX(at), 0) FROM events",
+    [ST_LATEST_EVENT] = "SELECT COALESCE(MAX(at), 0) FROM events WHERE type <> 'campaign'",
     [ST_CELL_GET] =
         "SELECT value_sum, weight_sum, as_of, half_life, observations, high, low, plugin, event_id"
         " FROM experience_cells WHERE measure = ?1 AND touchpoint_id = ?2",

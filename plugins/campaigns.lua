@@ -106,7 +106,7 @@ end
 
 -- Puts customer `who` on the journey's first step and runs it as far as
 -- the first wait.
-local function enter_journey(run, ctx, c, who)
+local function enter_journey(run, ctx, c, who, event)
   local rows = cx.query([[SELECT j.step FROM journeys j JOIN campaigns k ON k.id = j.campaign_id
     JOIN customers cu ON cu.id = j.customer_id WHERE k.name = ?1 AND cu.external_id = ?2]], c.name, who)
   if rows[1] then
@@ -114,7 +114,7 @@ local function enter_journey(run, ctx, c, who)
   end
   run.stats.entered = (run.stats.entered or 0) + 1
   ctx.journey_set(c.name, who, c.journey[1].step, ctx.now())
-  local step, due = run:journey(who, 1, ctx.now())
+  local step, due = run:journey(who, 1, ctx.now(), ctx.now(), event)
   ctx.journey_set(c.name, who, step, due)
   return "entered"
 end
@@ -129,7 +129,7 @@ local function reach(run, ctx, c, who, extra)
       return "holdout"
     end
     run.stats.treated = run.stats.treated + 1
-    return enter_journey(run, ctx, c, who)
+    return enter_journey(run, ctx, c, who, extra and extra.event)
   end
   return run:customer(who, c.actions, extra)
 end
@@ -332,7 +332,7 @@ local function tick(ctx)
   local due = cx.query([[SELECT 1 FROM journeys j JOIN campaigns k ON k.id = j.campaign_id
     WHERE j.step IS NOT NULL AND j.due_at <= ?1 AND k.active = 1 LIMIT 1]], now)
   if due[1] then
-    local latest = cx.query("SELECT COALESCE(MAX(at), 0) AS t FROM events")[1].t
+    local latest = cx.query("SELECT COALESCE(MAX(at), 0) AS t FROM events WHERE type <> 'campaign'")[1].t
     local ok, err = pcall(cx.refresh, math.max(now, latest))
     if not ok then
       ctx.log("journeys could not move on:", err)

@@ -276,7 +276,8 @@ typedef int (*store_row_fn)(void *ud, int ncols, const char *const *names, const
 int store_query(store *s, const char *sql, const store_value *params, int nparams,
                 store_row_fn fn, void *ud, cx_error *err);
 
-/* The latest event time in the store, 0 when it holds none. */
+/* The latest event time in the store, 0 when it holds none: the latest
+ * event of the client's, not a run of a campaign (type campaign). */
 int store_latest_event_at(store *s, int64_t *at, cx_error *err);
 
 /* --- imports --------------------------------------------------------------- */

@@ -611,11 +611,18 @@ function M.line_of(source, path)
   local line, n = nil, 0
   local i = 1
   for _, key in ipairs(path) do
-    local found = nil
+    local found, skipped = nil, 0
     n = 0
     for text in source:gmatch("([^\n]*)\n?") do
       n = n + 1
-      if n >= i and (text:match("^%s*" .. key .. "%s*=") or text:match("[{,]%s*" .. key .. "%s*=")) then
+      -- A key is `key =`; a table { find = "text" [, skip = 1] } is that text,
+      -- as it is (after skipping as many of it).
+      local hit = type(key) == "table" and text:find(key.find, 1, true)
+        or type(key) == "string" and (text:match("^%s*" .. key .. "%s*=") or text:match("[{,]%s*" .. key .. "%s*="))
+      if hit and n >= i and type(key) == "table" and (key.skip or 0) > skipped then
+        skipped, hit = skipped + 1, false
+      end
+      if n >= i and hit then
         found = n
         break
       end
@@ -671,7 +678,13 @@ local PER_CUSTOMER = { points = true, money = true, contacts = true }
 function M.check(c, source)
   local errors = {}
   local function fail(path, message, ...)
-    errors[#errors + 1] = { line = M.line_of(source, path), field = table.concat(path, "."),
+    local field = {}
+    for _, key in ipairs(path) do
+      if type(key) == "string" then
+        field[#field + 1] = key
+      end
+    end
+    errors[#errors + 1] = { line = M.line_of(source, path), field = table.concat(field, "."),
                             message = message:format(...) }
   end
   for k in pairs(c) do
@@ -735,27 +748,29 @@ function M.check(c, source)
         if type(s) ~= "table" or type(s.step) ~= "string" then
           fail({ "journey" }, "step %d needs a name: step = \"...\"", i)
         elseif c.step_index[s.step] then
-          fail({ "journey", "step" }, "two steps named %q", s.step)
+          fail({ "journey", { find = ("%q"):format(s.step), skip = 1 } }, "two steps named %q", s.step)
         else
           c.step_index[s.step] = i
         end
       end
       for i, s in ipairs(steps) do
         if type(s) == "table" and type(s.step) == "string" then
-          local path = { "journey", "step" }
+          local at = { find = ("%q"):format(s.step) }   -- the step's own lines
+          local path = { "journey", at }
           if s.wait ~= nil then
             local seconds, why = cx.calendar.duration(s.wait)
             if seconds then
               s.wait_seconds = seconds
             else
-              fail({ "journey", "wait" }, "step %q: %s", s.step, why)
+              fail({ "journey", at, "wait" }, "step %q: %s", s.step, why)
             end
           end
           if s.decide ~= nil and type(s.decide) ~= "function" then
-            fail({ "journey", "decide" }, "step %q: decide must be a function(c) returning the next step's name", s.step)
+            fail({ "journey", at, "decide" }, "step %q: decide must be a function(c) returning the next step's name",
+              s.step)
           end
           if s.next ~= nil and not c.step_index[s.next] then
-            fail({ "journey", "next" }, "step %q: no step named %q", s.step, tostring(s.next))
+            fail({ "journey", at, "next" }, "step %q: no step named %q", s.step, tostring(s.next))
           end
           for j, a in ipairs(s) do
             if type(a) ~= "table" or not a.kind then
@@ -1128,12 +1143,13 @@ end
 -- --- journeys -------------------------------------------------------------------------
 
 -- Runs customer `who`'s journey from step number i (at now; `since`, when
--- the wait before it began, for c.answered): each step acts,
+-- the wait before it began, for c.answered; `event`, the event that made
+-- them enter, for the steps taken at once): each step acts,
 -- then waits, decides where to go, or ends. Returns the step it waits at
 -- and when that is due, or nil when the journey ended.
-function Run:journey(who, i, entered_at, since)
+function Run:journey(who, i, entered_at, since, event)
   local steps = self.c.journey
-  local extra = { entered_at = entered_at, since = since or self.r.now }
+  local extra = { entered_at = entered_at, since = since or self.r.now, event = event }
   local guard = 0
   while i do
     guard = guard + 1

@@ -219,7 +219,7 @@ end
 -- as_of, or the time of the client's latest event. The sums hold every
 -- event imported, so a time before the latest one is refused.
 local function when(as_of, fn)
-  local latest = cx.query("SELECT COALESCE(MAX(at), 0) AS t FROM events")[1].t
+  local latest = cx.query("SELECT COALESCE(MAX(at), 0) AS t FROM events WHERE type <> 'campaign'")[1].t
   if as_of == nil then
     return latest
   end

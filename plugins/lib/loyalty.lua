@@ -255,7 +255,7 @@ function M.account(customer, as_of)
   if type(as_of) == "string" then
     as_of = assert(cx.time.parse(as_of))
   end
-  as_of = as_of or cx.query("SELECT COALESCE(MAX(at), 0) AS t FROM events")[1].t
+  as_of = as_of or cx.query("SELECT COALESCE(MAX(at), 0) AS t FROM events WHERE type <> 'campaign'")[1].t
   local account = M.replay(M.entries(customer), as_of)
   account.problems = nil
   local who = cx.customer(customer)

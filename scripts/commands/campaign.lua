@@ -158,6 +158,10 @@ local function print_run(name, period)
     count(s.treated or 0)))
   if s.entered then
     print(("  %s entered the journey"):format(count(s.entered)))
+    local row = cx.query("SELECT active FROM campaigns WHERE name = ?1", name)[1]
+    if row and row.active == 0 then
+      print("  they move on to the next steps only while the campaign is started (cxhost campaign start)")
+    end
   end
   print(("  acted for %s: %s points, %s money, %s contacts"):format(count(s.acted or 0), count(s.points or 0),
     money(s.money_cents or 0), count(s.contacts or 0)))
@@ -323,6 +327,11 @@ local function report()
   end
   local t, h = groups.treated, groups.holdout
   local rate = cx.uplift.proportions(t.responded, t.n, h.responded, h.n)
+  -- A rate from one customer says nothing of its spread: no interval.
+  if rate.diff and (t.n < 2 or h.n < 2) then
+    rate.diff, rate.se, rate.low, rate.high, rate.relative = nil, nil, nil, nil, nil
+    rate.reason = t.n < 2 and "too few treated customers" or "too few holdout customers"
+  end
   local revenue = cx.uplift.means(t.revenue, t.revenue_sq, t.n, h.revenue, h.revenue_sq, h.n)
   local runs = cx.query([[SELECT COUNT(*) AS n, MAX(started_at) AS last FROM campaign_runs WHERE campaign_id = ?1]],
     k.id)[1]

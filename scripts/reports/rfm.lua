@@ -11,7 +11,7 @@ local format = arg.format or "table"
 
 local count, money = cx.report.count, cx.report.money
 
-local latest = cx.query("SELECT MAX(at) AS at FROM events")[1].at
+local latest = cx.query("SELECT MAX(at) AS at FROM events WHERE type <> 'campaign'")[1].at
 -- Scores rank buyers against each other, so a later --as-of changes only
 -- how long ago their last purchases were.
 local as_of = arg.as_of and assert(cx.time.parse(arg.as_of)) or latest

@@ -12,7 +12,7 @@ local totals = one([[
          COUNT(*) AS events,
          COALESCE(SUM(amount_cents), 0) AS revenue,
          MIN(at) AS first_at, MAX(at) AS last_at
-  FROM events]])
+  FROM events WHERE type <> 'campaign']])   -- runs of campaigns are not the client's events
 
 print(("Client %s"):format(cx.client))
 if totals.events == 0 then
@@ -27,7 +27,7 @@ print("")
 print("Events by type")
 for _, row in ipairs(cx.query([[
     SELECT type, COUNT(*) AS n, COALESCE(SUM(amount_cents), 0) AS amount
-    FROM events GROUP BY type ORDER BY n DESC]])) do
+    FROM events WHERE type <> 'campaign' GROUP BY type ORDER BY n DESC]])) do
   print(("  %-16s %10s events %16s"):format(row.type, count(row.n), money(row.amount)))
 end
 

@@ -127,7 +127,7 @@ assert_status "campaign --help" 0
 assert_contains "help: the verbs" "$OUT" "report CAMPAIGN    treated against held out"
 run campaign
 assert_status "campaign without a verb" 2
-assert_contains "usage" "$ERR" "usage: cxhost campaign check FILE"
+assert_contains "usage" "$ERR" "usage: cxhost campaign check [--client NAME] FILE"
 run campaign frob --client k x
 assert_status "unknown verb" 2
 run campaign run --client k "$TMP/sound.lua" extra
