@@ -358,6 +358,9 @@ static const char *const migrations[] = {
     "ALTER TABLE campaigns ADD COLUMN active INTEGER NOT NULL DEFAULT 0;\n"
     "ALTER TABLE campaigns ADD COLUMN updated_at INTEGER;\n"
     "ALTER TABLE campaigns ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE campaigns ADD COLUMN points_spent INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE campaigns ADD COLUMN money_spent_cents INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE campaigns ADD COLUMN contacts_made INTEGER NOT NULL DEFAULT 0;\n"
     "ALTER TABLE campaign_runs ADD COLUMN event_id INTEGER REFERENCES events(id);\n"
     "CREATE TABLE campaign_members(\n"
     "  campaign_id INTEGER NOT NULL REFERENCES campaigns(id),\n"
@@ -408,7 +411,7 @@ enum stmt_id {
     ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_CUSTOMER_DELETE, ST_TOUCHPOINT_DELETE, ST_CUSTOMER_MAX, ST_FACTS_CUSTOMERS,
     ST_CELL_GET, ST_CELL_SET, ST_TOUCHPOINT_DESCRIBE, ST_LEDGER_SUM, ST_LEDGER_LOT, ST_TIER_RECORD, ST_REFUND_ADD, ST_EXPLANATION, ST_RFM_SEGMENT,
     ST_CAMPAIGN_SAVE, ST_CAMPAIGN_FIND, ST_CAMPAIGN_RUN_ADD, ST_CAMPAIGN_RUN_FIND, ST_CAMPAIGN_RUN_END,
-    ST_CAMPAIGN_MEMBER_ADD, ST_CAMPAIGN_MEMBER_ARM, ST_CAMPAIGN_ACTION_ADD, ST_JOURNEY_SET, ST_CAMPAIGNS_REVISION, ST_OUTBOX_RUN, ST_COUNT
+    ST_CAMPAIGN_MEMBER_ADD, ST_CAMPAIGN_MEMBER_ARM, ST_CAMPAIGN_ACTION_ADD, ST_JOURNEY_SET, ST_CAMPAIGNS_REVISION, ST_OUTBOX_RUN, ST_CAMPAIGN_SPENT, ST_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -427,6 +430,10 @@ static const char *const stmt_sql[ST_COUNT] = {
         " active = COALESCE(?6, active), next_run_at = COALESCE(?7, next_run_at), updated_at = excluded.updated_at,"
         " revision = revision + (?6 IS NOT NULL)",
     [ST_CAMPAIGN_FIND] = "SELECT id FROM campaigns WHERE name = ?1",
+    /* The budget's running totals, so that a check against it reads one row. */
+    [ST_CAMPAIGN_SPENT] =
+        "UPDATE campaigns SET points_spent = points_spent + ?2, money_spent_cents = money_spent_cents + ?3,"
+        " contacts_made = contacts_made + ?4 WHERE id = (SELECT campaign_id FROM campaign_runs WHERE id = ?1)",
     [ST_OUTBOX_RUN] = "UPDATE outbox SET campaign_run_id = ?2 WHERE id = ?1 AND campaign_run_id IS NULL",
     [ST_CAMPAIGNS_REVISION] = "SELECT COALESCE(SUM(revision), 0) + COUNT(*) FROM campaigns",
     [ST_CAMPAIGN_RUN_ADD] =
@@ -533,6 +540,8 @@ static int store_write_cells(store *s, cx_error *err);
 static void store_forget_cells(store *s);
 static void store_end_cells_event(store *s, int kept);
 
+static int query_authorizer(void *ud, int action, const char *a, const char *b, const char *c, const char *d);
+
 struct store {
     sqlite3 *db;
     char *path;
@@ -552,6 +561,9 @@ struct store {
     struct cell *cell_undo;   /* the event's cells as they were before it touched them */
     size_t ncell_undo, capcell_undo;
     buf detail;           /* scratch for audit details */
+    /* While store_query prepares a consultant's statement: its checks, and
+     * whether it reads what a cache holds back (the authorizer sets it). */
+    int query_checking, query_reads_cached;
 };
 
 static int store_fail(store *s, cx_error *err, const char *what)
@@ -712,6 +724,7 @@ int store_open(const char *path, int create, store **out, cx_error *err)
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, 10000);
+    sqlite3_set_authorizer(s->db, query_authorizer, s);
     /* WAL lets readers (reports, the REPL) run beside a writer; FULL makes a
      * commit durable before cxhost says it is done. */
     if (store_exec(s, "PRAGMA journal_mode = WAL", err) < 0 ||
@@ -1658,6 +1671,16 @@ int store_campaign_action_add(store *s, const store_origin *o, store_id run, sto
     bind_id(st, 9, o->event);
     if (store_step_done(s, st, err, "recording a campaign action") < 0)
         return -1;
+    if (a->points || a->money_cents || a->contact) {
+        if (!(st = store_stmt(s, ST_CAMPAIGN_SPENT, err)))
+            return -1;
+        sqlite3_bind_int64(st, 1, run);
+        sqlite3_bind_int64(st, 2, a->points);
+        sqlite3_bind_int64(st, 3, a->money_cents);
+        sqlite3_bind_int(st, 4, a->contact ? 1 : 0);
+        if (store_step_done(s, st, err, "adding to a campaign's spending") < 0)
+            return -1;
+    }
     if (!a->outbox)
         return 0;
     if (!(st = store_stmt(s, ST_OUTBOX_RUN, err)))
@@ -1732,16 +1755,33 @@ static int sql_tail_is_empty(const char *p)
 /* SQLite counts ATTACH, DETACH and setting a PRAGMA as read-only, yet
  * ATTACH creates files anywhere and a PRAGMA can switch off foreign keys or
  * durability for the session: queries may only read. */
+/* The tables the transaction's caches hold back (facts, running measures):
+ * a query that reads one of them first has the caches written. */
+static int reads_cached(const char *table)
+{
+    static const char *const cached[] = {"facts", "experience_cells", "customer_facts", "lifecycle", NULL};
+    for (int i = 0; table && cached[i]; i++)
+        if (sqlite3_stricmp(table, cached[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Installed once for the connection (setting an authorizer expires every
+ * prepared statement), it judges only what store_query prepares. ud: the store. */
 static int query_authorizer(void *ud, int action, const char *a, const char *b, const char *c, const char *d)
 {
+    store *s = ud;
+    if (!s->query_checking)
+        return SQLITE_OK;
     static const char *const pragmas_with_argument[] = {
         "table_info", "table_xinfo", "index_list", "index_info", "index_xinfo", "foreign_key_list",
         "foreign_key_check", "integrity_check", "quick_check", NULL};
     static const char *const pragmas_refused[] = {
         "wal_checkpoint", "optimize", "incremental_vacuum", "shrink_memory", NULL};
-    (void)ud;
     (void)c;
     (void)d;
+    if ((action == SQLITE_READ && reads_cached(a)) || action == SQLITE_PRAGMA)
+        s->query_reads_cached = 1;
     if (action == SQLITE_ATTACH || action == SQLITE_DETACH)
         return SQLITE_DENY;
     if (action != SQLITE_PRAGMA || !a)
@@ -1758,11 +1798,11 @@ int store_query(store *s, const char *sql, const store_value *params, int nparam
 {
     sqlite3_stmt *st = NULL;
     const char *tail = NULL;
-    if (store_write_back(s, err) < 0)
-        return -1;
-    sqlite3_set_authorizer(s->db, query_authorizer, NULL);
+    s->query_checking = 1;
+    s->query_reads_cached = 0;
     int prepared = sqlite3_prepare_v2(s->db, sql, -1, &st, &tail);
-    sqlite3_set_authorizer(s->db, NULL, NULL);
+    s->query_checking = 0;
+    int cached = s->query_reads_cached;
     if (prepared == SQLITE_AUTH) {
         cx_error_set(err, "query: refused, it would change the store or its settings (queries are "
                      "read-only; changes go through events and plugins)");
@@ -1785,6 +1825,13 @@ int store_query(store *s, const char *sql, const store_value *params, int nparam
         sqlite3_finalize(st);
         cx_error_set(err, "query: refused, it would write to the store (queries are read-only; "
                      "changes go through events and plugins)");
+        return -1;
+    }
+    /* Only what reads the caches waits for them to be written (the cache of
+     * facts saves most of an import's writes; a plugin's query of the
+     * ledger should not undo that). */
+    if (cached && store_write_back(s, err) < 0) {
+        sqlite3_finalize(st);
         return -1;
     }
     int expected = sqlite3_bind_parameter_count(st);

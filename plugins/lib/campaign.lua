@@ -1003,21 +1003,25 @@ Run.__index = Run
 -- What the campaign has spent, in total and by customer, and each customer's
 -- contacts (by any campaign) in the frequency window ending at now. With
 -- `who`, only that customer's rows are read (a trigger acting for one).
+-- The totals are the campaign's running sums; the rest is read when a cap
+-- needs it.
 function M.spending(c, now, frequency, who)
   local spent = { points = 0, money_cents = 0, contacts = 0 }
-  local total = cx.query([[SELECT COALESCE(SUM(a.points), 0) AS points, COALESCE(SUM(a.money_cents), 0) AS money_cents,
-      COALESCE(SUM(a.contact), 0) AS contacts FROM campaign_actions a JOIN campaigns k ON k.id = a.campaign_id
-      WHERE k.name = ?1]], c.name)[1]
+  local caps = c.caps
+  local row = cx.query([[SELECT points_spent AS points, money_spent_cents AS money_cents, contacts_made AS contacts
+    FROM campaigns WHERE name = ?1]], c.name)[1]
   for _, k in ipairs(KEYS) do
-    spent[k] = total[k]
+    spent[k] = row and row[k] or 0
   end
   local only = who and " AND cu.external_id = ?3" or " AND ?3 = ?3"
   local by_customer = {}
-  for _, row in ipairs(cx.query([[SELECT cu.external_id AS customer, SUM(a.points) AS points,
-      SUM(a.money_cents) AS money_cents, SUM(a.contact) AS contacts FROM campaign_actions a
-      JOIN campaigns k ON k.id = a.campaign_id JOIN customers cu ON cu.id = a.customer_id
-      WHERE k.name = ?1 AND ?2 = ?2]] .. only .. " GROUP BY a.customer_id", c.name, 0, who or "")) do
-    by_customer[row.customer] = { points = row.points, money_cents = row.money_cents, contacts = row.contacts }
+  if next(caps.per_customer) then
+    for _, row in ipairs(cx.query([[SELECT cu.external_id AS customer, SUM(a.points) AS points,
+        SUM(a.money_cents) AS money_cents, SUM(a.contact) AS contacts FROM campaign_actions a
+        JOIN campaigns k ON k.id = a.campaign_id JOIN customers cu ON cu.id = a.customer_id
+        WHERE k.name = ?1 AND ?2 = ?2]] .. only .. " GROUP BY a.customer_id", c.name, 0, who or "")) do
+      by_customer[row.customer] = { points = row.points, money_cents = row.money_cents, contacts = row.contacts }
+    end
   end
   local recent = {}
   if frequency then
