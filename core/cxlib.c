@@ -484,7 +484,6 @@ static int cx_json_decode(lua_State *L)
     return 1;
 }
 
-/* Sets a table of closures over s as field name of the table on top. [-0, +0, m] */
 /* cx's __index(cx, name) [-2, +1, m]: a library loaded after this cx was
  * made (a library sees those that load after it), copied on first use. */
 static int cx_late_library(lua_State *L)
@@ -501,6 +500,7 @@ static int cx_late_library(lua_State *L)
     return 1;
 }
 
+/* Sets a table of closures over s as field name of the table on top. [-0, +0, m] */
 static void add_group(lua_State *L, session *s, const char *name, const luaL_Reg *fns)
 {
     lua_newtable(L);

@@ -411,7 +411,7 @@ enum stmt_id {
     ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_CUSTOMER_DELETE, ST_TOUCHPOINT_DELETE, ST_CUSTOMER_MAX, ST_FACTS_CUSTOMERS,
     ST_CELL_GET, ST_CELL_SET, ST_TOUCHPOINT_DESCRIBE, ST_LEDGER_SUM, ST_LEDGER_LOT, ST_TIER_RECORD, ST_REFUND_ADD, ST_EXPLANATION, ST_RFM_SEGMENT,
     ST_CAMPAIGN_SAVE, ST_CAMPAIGN_FIND, ST_CAMPAIGN_RUN_ADD, ST_CAMPAIGN_RUN_FIND, ST_CAMPAIGN_RUN_END,
-    ST_CAMPAIGN_MEMBER_ADD, ST_CAMPAIGN_MEMBER_ARM, ST_CAMPAIGN_ACTION_ADD, ST_JOURNEY_SET, ST_CAMPAIGNS_REVISION, ST_OUTBOX_RUN, ST_CAMPAIGN_SPENT, ST_COUNT
+    ST_CAMPAIGN_MEMBER_ADD, ST_CAMPAIGN_MEMBER_ARM, ST_CAMPAIGN_ACTION_ADD, ST_JOURNEY_SET, ST_CAMPAIGNS_REVISION, ST_OUTBOX_RUN, ST_CAMPAIGN_SPENT, ST_CAMPAIGN_RUN_EXISTS, ST_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -423,8 +423,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                        " ON CONFLICT(r, f) DO UPDATE SET segment = excluded.segment",
     /* A column left NULL keeps what the campaign had. */
     [ST_CAMPAIGN_SAVE] =
-        "INSERT INTO campaigns(name, description, module, source, trigger, active, next_run_at, created_at, updated_at)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, COALESCE(?6, 0), ?7, ?8, ?8) ON CONFLICT(name) DO UPDATE SET"
+        "INSERT INTO campaigns(name, description, module, source, trigger, active, next_run_at, created_at, updated_at,"
+        " revision) VALUES (?1, ?2, ?3, ?4, ?5, COALESCE(?6, 0), ?7, ?8, ?8, ?6 IS NOT NULL) ON CONFLICT(name) DO UPDATE SET"
         " description = COALESCE(excluded.description, description), module = COALESCE(excluded.module, module),"
         " source = COALESCE(excluded.source, source), trigger = COALESCE(excluded.trigger, trigger),"
         " active = COALESCE(?6, active), next_run_at = COALESCE(?7, next_run_at), updated_at = excluded.updated_at,"
@@ -440,6 +440,7 @@ static const char *const stmt_sql[ST_COUNT] = {
         "INSERT INTO campaign_runs(campaign_id, period, started_at, status, event_id) VALUES (?1, ?2, ?3, 'running', ?4)"
         " ON CONFLICT(campaign_id, period) DO NOTHING",
     [ST_CAMPAIGN_RUN_FIND] = "SELECT id FROM campaign_runs WHERE campaign_id = ?1 AND period = ?2",
+    [ST_CAMPAIGN_RUN_EXISTS] = "SELECT 1 FROM campaign_runs WHERE id = ?1",
     [ST_CAMPAIGN_RUN_END] = "UPDATE campaign_runs SET status = ?2, stats = ?3, finished_at = ?4 WHERE id = ?1",
     [ST_CAMPAIGN_MEMBER_ADD] =
         "INSERT INTO campaign_members(campaign_id, customer_id, arm, entered_at, run_id, event_id)"
@@ -1619,7 +1620,13 @@ int store_campaign_run_end(store *s, const store_origin *o, store_id run, const 
     bind_text(st, 2, status);
     bind_text(st, 3, stats_json);
     sqlite3_bind_int64(st, 4, o->at);
-    return store_step_done(s, st, err, "ending a campaign run");
+    if (store_step_done(s, st, err, "ending a campaign run") < 0)
+        return -1;
+    if (sqlite3_changes(s->db) == 0) {
+        cx_error_set(err, "no campaign run %lld", (long long)run);
+        return -1;
+    }
+    return 0;
 }
 
 int store_campaign_member_add(store *s, const store_origin *o, store_id campaign, store_id customer,
@@ -1657,8 +1664,18 @@ int store_campaign_member_add(store *s, const store_origin *o, store_id campaign
 int store_campaign_action_add(store *s, const store_origin *o, store_id run, store_id customer,
                               const store_campaign_action *a, cx_error *err)
 {
-    sqlite3_stmt *st = store_stmt(s, ST_CAMPAIGN_ACTION_ADD, err);
+    sqlite3_stmt *st = store_stmt(s, ST_CAMPAIGN_RUN_EXISTS, err);
+    int64_t found = 0;
     if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, run);
+    int rc = store_step_int(s, st, &found, err, "finding a campaign run");
+    if (rc <= 0) {
+        if (rc == 0)
+            cx_error_set(err, "no campaign run %lld", (long long)run);
+        return -1;
+    }
+    if (!(st = store_stmt(s, ST_CAMPAIGN_ACTION_ADD, err)))
         return -1;
     sqlite3_bind_int64(st, 1, run);
     sqlite3_bind_int64(st, 2, customer);

@@ -320,8 +320,13 @@ local function tick(ctx)
   for _, row in ipairs(cx.query([[SELECT name, next_run_at FROM campaigns
       WHERE active = 1 AND next_run_at > 0 AND next_run_at <= ?1 ORDER BY name]], now)) do
     local c = active[row.name]
-    if c and c.schedule then
-      local period = c.schedule:period(c.schedule:latest(now))
+    local period = c and c.schedule and c.schedule:period(c.schedule:latest(now))
+    -- A slot run by hand already: nothing to do (its next time moves on at the next run).
+    if period and cx.query([[SELECT 1 FROM campaign_runs r JOIN campaigns k ON k.id = r.campaign_id
+        WHERE k.name = ?1 AND r.period = ?2]], c.name, period)[1] then
+      period = nil
+    end
+    if period then
       local ok, err = pcall(cx.ingest, { id = ("campaign:%s:%s"):format(c.name, period), type = "campaign", at = now,
                                          data = { campaign = c.name, action = "run", period = period } })
       if not ok then

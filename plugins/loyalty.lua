@@ -305,7 +305,11 @@ local function apply_grants(ctx, as_of)
     end
     local facts = ctx.facts(who)
     local from = current_tier(facts)
-    if index > from then
+    if index == from and facts.granted_by and (facts.grace_until or 0) < grant.tier_grant_until then
+      -- Held by an earlier grant: a later grant of the same tier keeps it longer.
+      facts.grace_until, facts.granted_by = grant.tier_grant_until, grant.tier_grant_by
+      ctx.facts_set(who, facts)
+    elseif index > from then
       local reason = ("granted by campaign %s until %s"):format(tostring(grant.tier_grant_by),
         cx.time.date(grant.tier_grant_until))
       ctx.tier_record(who, grant.tier_grant, { previous = rules.tiers[from].name, reason = reason })

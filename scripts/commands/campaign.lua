@@ -213,7 +213,8 @@ local function run()
     JOIN campaigns k ON k.id = r.campaign_id WHERE k.name = ?1 AND r.period = ?2 AND a.kind = 'tier']],
     c.name, period)[1].n
   if result == "inserted" and grants > 0 then
-    cx.refresh()
+    local latest = cx.query("SELECT COALESCE(MAX(at), 0) AS t FROM events WHERE type <> 'campaign'")[1].t
+    cx.refresh(math.max(at, latest))
   end
   return 0
 end

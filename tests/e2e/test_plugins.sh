@@ -99,7 +99,7 @@ return {
 LUA
 run plugins --client fo
 assert_status "plugins (five)" 0
-assert_eq "plugins in run order: order, then name" "zeta lifecycle sense feel think act relate loyalty refund alpha beta counter" \
+assert_eq "plugins in run order: order, then name" "zeta lifecycle sense feel think act relate loyalty refund alpha beta counter campaigns" \
   "$(awk 'NR > 1 { printf "%s%s", sep, $1; sep = " " }' <<<"$OUT")"
 assert_contains "counter is a client plugin with the default order 100" "$(grep '^counter ' <<<"$OUT")" "client      100"
 assert_contains "lifecycle stays built-in" "$(grep '^lifecycle ' <<<"$OUT")" "built-in"

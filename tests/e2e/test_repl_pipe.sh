@@ -210,7 +210,7 @@ repl pp <<'EOF'
 .plugins
 EOF
 assert_status ".plugins" 0
-assert_eq ".plugins: the 8 built-ins in order" "lifecycle sense feel think act relate loyalty refund" \
+assert_eq ".plugins: the 9 built-ins in order" "lifecycle sense feel think act relate loyalty refund campaigns" \
   "$(printf '%s\n' "$OUT" | tail -n +2 | awk '{ print $1 }' | paste -sd ' ')"
 assert_match ".plugins: a header" "$OUT" "^name +version +origin +order +file"
 assert_match ".plugins: the version, origin, order and file" "$OUT" "loyalty +1\.0 +built-in +30 +plugins/loyalty\.lua"
@@ -238,11 +238,11 @@ assert_status ".clients and .use" 0
 assert_eq ".clients marks the current with *; .use switches and cx.client follows" "  other
 * pp
 pp
-now on client 'other' (8 plugins)
+now on client 'other' (9 plugins)
 other
 * other
   pp
-now on client 'pp' (8 plugins)
+now on client 'pp' (9 plugins)
 pp" "$OUT"
 
 repl pp <<'EOF'
@@ -255,7 +255,7 @@ cx.client
 EOF
 assert_status ".use: a client that does not exist" 1
 assert_eq ".use: the globals of the REPL start afresh on the other client; the failed .use keeps it" \
-  "$(printf "now on client 'other' (8 plugins)\nnil\ninserted\nother")" "$OUT"
+  "$(printf "now on client 'other' (9 plugins)\nnil\ninserted\nother")" "$OUT"
 assert_contains ".use nosuch: says why" "$ERR" "no client 'nosuch'"
 assert_eq ".use: cx.ingest after .use stores in the other client" "o-1" "$(db other "SELECT external_id FROM events")"
 assert_eq ".use: and not in the first" "0" "$(db pp "SELECT COUNT(*) FROM events WHERE external_id = 'o-1'")"
@@ -352,7 +352,7 @@ assert_eq "repl: the workspace from \$CXHOST_HOME" "pp" "$(cat "$TMP/env.out")"
 cx client add sv >/dev/null
 SOCK=$TMP/sv.sock
 start_serve sv 127.0.0.1:0 --repl "$SOCK"
-if [[ $READY =~ ^cxhost\ serve:\ client\ \'sv\'\ listening\ on\ 127\.0\.0\.1:([0-9]+)\ \(8\ plugins\)\;\ REPL\ on\ unix:(.*)$ ]]; then
+if [[ $READY =~ ^cxhost\ serve:\ client\ \'sv\'\ listening\ on\ 127\.0\.0\.1:([0-9]+)\ \(9\ plugins\)\;\ REPL\ on\ unix:(.*)$ ]]; then
   PORT=${BASH_REMATCH[1]}
   pass
   assert_eq "serve: the ready line names the REPL socket" "$SOCK" "${BASH_REMATCH[2]}"
@@ -445,7 +445,7 @@ cx.after(0.2, function() print("timer " .. "left behind") end)
 .reload
 EOF
   assert_status "repl --connect: a timer, .reload" 0
-  assert_eq "repl --connect: .reload reloads the service's plugins" "$(printf '1\nreloaded config.lua and 8 plugins')" "$OUT"
+  assert_eq "repl --connect: .reload reloads the service's plugins" "$(printf '1\nreloaded config.lua and 9 plugins')" "$OUT"
   for ((i = 0; i < 100; i++)); do
     grep -q "timer left behind" "$SERVE_LOG" && break
     sleep 0.1

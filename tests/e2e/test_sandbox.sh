@@ -134,12 +134,12 @@ done
 [ ! -e "$TMP/other.db" ] && [ ! -e "$TMP/copy.db" ] && pass || fail "ATTACH or VACUUM INTO wrote a file"
 assert_eq "the store after every case" "$sum_before" "$(sha256sum <"$DB")"
 assert_eq "the events after every case" "s-1" "$(q sb 'SELECT group_concat(external_id) AS n FROM events')"
-assert_eq "user_version after every case" "6" "$(q sb 'SELECT user_version AS n FROM pragma_user_version')"
+assert_eq "user_version after every case" "7" "$(q sb 'SELECT user_version AS n FROM pragma_user_version')"
 
 # Reads are fine: one statement, a trailing semicolon, parameters, PRAGMA reads.
 assert_eq "cx.query with a parameter" "1" "$(q sb 'SELECT COUNT(*) AS n FROM events WHERE external_id = ?1' s-1)"
 assert_eq "cx.query with a trailing semicolon" "7" "$(q sb 'SELECT 7 AS n;')"
-assert_eq "cx.query PRAGMA read" "6" "$(cx eval --client sb 'return cx.query("PRAGMA user_version")[1].user_version' 2>&1)"
+assert_eq "cx.query PRAGMA read" "7" "$(cx eval --client sb 'return cx.query("PRAGMA user_version")[1].user_version' 2>&1)"
 
 # --- isolation between sandboxes -------------------------------------------------------------
 mkdir -p "$H/clients/sb/plugins"

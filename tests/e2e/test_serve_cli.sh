@@ -44,7 +44,7 @@ assert_contains "attach error names the socket" "$ERR" "cannot attach to $TMP/no
 
 # A running service: the ready line names the port; a second one on the same port is refused.
 start_serve s 127.0.0.1:0 || finish
-assert_match "ready line" "$READY" "^cxhost serve: client 's' listening on 127\.0\.0\.1:[0-9]+ \(8 plugins\)$"
+assert_match "ready line" "$READY" "^cxhost serve: client 's' listening on 127\.0\.0\.1:[0-9]+ \(9 plugins\)$"
 run_t 20 serve --client s --listen "127.0.0.1:$PORT"
 assert_status "the same port twice" 1
 assert_contains "address in use" "$ERR" "cannot listen on 127.0.0.1:$PORT: address already in use"

@@ -239,7 +239,7 @@ assert_status "plugin timers and .reload" 0
 assert_match "before .reload: the plugin's timer (set by beat) and the REPL's" "$OUT" \
   "  id  kind .*"$'\n'" +1  every  0\\.2 s .* beat"$'\n'" +2  after  60 s .* repl"$'\n'"reloaded"
 assert_match "after .reload: the plugin's timer is a new one, the REPL's is kept" "$OUT" \
-  "reloaded config.lua and 9 plugins"$'\n'"  id  kind .*"$'\n'" +2  after  60 s .* repl"$'\n'" +3  every  0\\.2 s .* beat$"
+  "reloaded config.lua and 10 plugins"$'\n'"  id  kind .*"$'\n'" +2  after  60 s .* repl"$'\n'" +3  every  0\\.2 s .* beat$"
 
 # --- serve: plugin timers replaced on reload; a failed reload keeps them ----------------------------------
 cx client add sv >/dev/null
@@ -284,7 +284,7 @@ print(s.makefile().readline().strip())' "$PORT"
 }
 
 if start_serve sv 127.0.0.1:0 --repl "$TMP/sv.sock"; then
-  assert_contains "serve: 9 plugins with beat" "$(cat "$SERVE_LOG")" "(9 plugins)"
+  assert_contains "serve: 10 plugins with beat" "$(cat "$SERVE_LOG")" "(10 plugins)"
   expect_log "serve: the plugin's timer prints (as CLIENT/PLUGIN: ...)" 0 "sv/beat: beat v1"
   run_t 30 repl --connect "$TMP/sv.sock" <<'EOF'
 #cx.timers()
@@ -295,7 +295,7 @@ EOF
   # A new version of the file: reloaded, only the new timer prints.
   at=$(log_size)
   put beat.lua "$(beat_plugin v2)"
-  expect_log "file change: reloaded" "$at" "reloaded config.lua and 9 plugins"
+  expect_log "file change: reloaded" "$at" "reloaded config.lua and 10 plugins"
   expect_log "file change: the new version's timer prints" "$at" "sv/beat: beat v2"
   sleep 0.5
   after_reload=$(log_after "$at" | sed -n '/reloaded config.lua/,$p')
@@ -328,7 +328,7 @@ EOF
   # Remove the failing plugin: v3 comes in.
   at=$(log_size)
   rm "$H/clients/sv/plugins/boom.lua"
-  expect_log "fixed: reloaded" "$at" "reloaded config.lua and 9 plugins"
+  expect_log "fixed: reloaded" "$at" "reloaded config.lua and 10 plugins"
   expect_log "fixed: the new version's timer prints" "$at" "sv/beat: beat v3"
   sleep 0.5
   assert_not_contains "fixed: v2's timer stopped" "$(log_after "$at" | sed -n '/reloaded config.lua/,$p')" "beat v2"
@@ -347,7 +347,7 @@ if start_serve sv 127.0.0.1:0 --no-watch; then
   assert_not_contains "--no-watch: a file change alone does not reload" "$(cat "$SERVE_LOG")" "reloaded"
   at=$(log_size)
   kill -HUP "$SERVE_PID"
-  expect_log "SIGHUP: reloaded" "$at" "reloaded config.lua and 9 plugins (SIGHUP)"
+  expect_log "SIGHUP: reloaded" "$at" "reloaded config.lua and 10 plugins (SIGHUP)"
   expect_log "SIGHUP: the new version's timer prints" "$at" "sv/beat: beat h2"
   sleep 0.5
   assert_not_contains "SIGHUP: the old version's timer stopped" "$(log_after "$at" | sed -n '/reloaded config.lua/,$p')" "beat h1"

@@ -35,7 +35,7 @@ suite:case("the five modules are loaded after lifecycle, with their defaults", f
   for _, p in ipairs(cx.plugins()) do
     names[#names + 1] = p.name
   end
-  eq(table.concat(names, " "), "lifecycle sense feel think act relate loyalty refund", "plugins")
+  eq(table.concat(names, " "), "lifecycle sense feel think act relate loyalty refund campaigns", "plugins")
   eq(settings("act").half_life_days, 30, "act half-life")
   eq(settings("feel").types.complaint, 2, "feel's complaint weight")
 end)

@@ -21,7 +21,7 @@ suite:case("the client's plugins are loaded, in order", function()
     names[#names + 1] = p.name .. ":" .. p.origin
   end
   eq(table.concat(names, ","), "lifecycle:built-in,probe:client,sense:built-in,feel:built-in,think:built-in,"
-    .. "act:built-in,relate:built-in,loyalty:built-in,refund:built-in", "cx.plugins()")
+    .. "act:built-in,relate:built-in,loyalty:built-in,refund:built-in,campaigns:built-in", "cx.plugins()")
 end)
 
 suite:case("a purchase: lifecycle runs before probe", function()

@@ -64,6 +64,27 @@ static cx_event purchase(const char *id, const char *customer, int64_t at, int64
     return ev;
 }
 
+/* Campaigns at work (version 7): the tables of members, actions and
+ * journeys with their indexes, and the columns added to campaigns and
+ * campaign_runs. */
+static void check_schema_7(store *s)
+{
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+                              "('campaign_members','campaign_actions','journeys')"), 3);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM pragma_table_info('campaign_members') WHERE name IN "
+                              "('campaign_id','customer_id','arm','entered_at','run_id','event_id')"), 6);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM pragma_table_info('campaign_actions') WHERE name IN "
+                              "('id','campaign_id','run_id','customer_id','kind','points','money_cents','contact',"
+                              "'detail','at','event_id')"), 11);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM pragma_table_info('journeys') WHERE name IN "
+                              "('campaign_id','customer_id','step','due_at','entered_at','updated_at','event_id')"), 7);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM pragma_table_info('campaigns') WHERE name IN "
+                              "('trigger','active','updated_at','revision')"), 4);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM pragma_table_info('campaign_runs') WHERE name = 'event_id'"), 1);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN "
+                              "('campaign_actions_customer','campaign_actions_campaign','journeys_due')"), 3);
+}
+
 static void test_migration_from_empty(void)
 {
     char path[256];
@@ -85,6 +106,8 @@ static void test_migration_from_empty(void)
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(DISTINCT segment) FROM rfm_segments"), 8);
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM rfm_segments WHERE r = 5 AND f = 5 AND segment = 'champions'"), 1);
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM rfm"), 0);
+    check_schema_7(s);
+    CHECK_EQ_INT(STORE_SCHEMA_VERSION, 7);
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
     CHECK_EQ_INT(query_int(s, "SELECT foreign_keys FROM pragma_foreign_keys"), 1);
     store_close(s);
@@ -96,7 +119,9 @@ static void test_migration_from_empty(void)
 
 /* A version 1 store (tests/data/store-v1.sql, a fact per row) moves to
  * version 2 (a JSON object per customer and plugin), then to version 4 (a
- * JSON object per customer, holding each plugin's) with every fact kept. */
+ * JSON object per customer, holding each plugin's) with every fact kept,
+ * and on to version 7: a campaign and a run from before keep their rows,
+ * the campaign not started. */
 static void test_migration_from_v1(void)
 {
     char path[256], sql_path[512];
@@ -110,6 +135,12 @@ static void test_migration_from_v1(void)
     path_in_dir("v1.db", path, sizeof path);
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
     CHECK_EQ_INT(sqlite3_exec(db, buf_str(&sql), NULL, NULL, NULL), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(db, "INSERT INTO campaigns(id, name, module, created_at, next_run_at)"
+                                  " VALUES (1, 'old', 'relate', 1767225600, 1767312000);"
+                                  "INSERT INTO campaign_runs(campaign_id, period, started_at, finished_at, status)"
+                                  " VALUES (1, '2026-01', 1767225600, 1767225601, 'done')",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
     sqlite3_close(db);
     buf_free(&sql);
     CHECK_EQ_INT(store_open(path, 0, &s, &err), 0);
@@ -126,6 +157,15 @@ static void test_migration_from_v1(void)
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM customer_facts WHERE name = 'gone'"), 0);
     CHECK_EQ_INT(query_int(s, "SELECT total_spend_cents FROM lifecycle WHERE customer = 'ann'"), 4250);
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM rfm_segments"), 25);   /* through every migration to 6 */
+    check_schema_7(s);                                                        /* and to 7 */
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM campaigns WHERE name = 'old' AND module = 'relate'"
+                              " AND next_run_at = 1767312000 AND active = 0 AND revision = 0"
+                              " AND trigger IS NULL AND updated_at IS NULL"), 1);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM campaign_runs WHERE period = '2026-01' AND status = 'done'"
+                              " AND event_id IS NULL"), 1);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM campaign_members"), 0);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM campaign_actions"), 0);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM journeys"), 0);
     CHECK_EQ_INT(query_int(s, "SELECT purchase_count FROM lifecycle WHERE customer = 'cy \"q\"'"), 1);
     CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM lifecycle WHERE customer = 'ann' AND stage = 'active'"
                               " AND first_purchase_at = 1767607200 AND last_purchase_at = 1769936400"), 1);
@@ -312,7 +352,7 @@ static void test_queries_are_read_only(store *s)
     struct one_int o = {0, 0};
     const char *writes[] = {
         "DELETE FROM events", "INSERT INTO customers(external_id, first_seen_at, created_at) VALUES ('x', 0, 0)",
-        "UPDATE ledger SET points = 0", "DROP TABLE events", "PRAGMA user_version = 7",
+        "UPDATE ledger SET points = 0", "DROP TABLE events", "PRAGMA user_version = 8",
         "CREATE TABLE t(x)", "ATTACH DATABASE '/tmp/x.db' AS x", NULL};
     for (int i = 0; writes[i]; i++) {
         CHECK(store_query(s, writes[i], NULL, 0, grab_int, &o, &err) < 0);
@@ -481,6 +521,107 @@ static void test_lots_and_refunds(store *s)
     CHECK_EQ_STR(fn.name, "n");
 }
 
+/* Campaigns at work (schema 7): a campaign saved and updated (fields not
+ * given keep their value; starting and stopping move the revision), one run
+ * per period, a customer's arm decided once, actions with what they cost (a
+ * message queued by one names its run), a journey's steps; the schema's
+ * checks refuse an unknown arm or kind of action. */
+static void test_campaigns(store *s)
+{
+    cx_error err;
+    store_id customer = 0, campaign = 0, same = 0, run = 0, again = 0, outbox = 0;
+    int64_t before = -1, revision = -1;
+    char arm[16] = "";
+    store_origin o = {"campaigns", 1, 9000}, later = {"campaigns", 2, 9600};
+    CHECK_EQ_INT(store_customer_find(s, "c1", &customer, &err), 1);
+    CHECK_EQ_INT(store_campaigns_revision(s, &before, &err), 0);
+    CHECK_EQ_INT(store_campaign_find(s, "winback", &campaign, &err), 0);
+
+    CHECK_EQ_INT(store_begin(s, &err), 0);
+    store_campaign added = {"winback", "Lapsed buyers", "relate", "return {}", "once", -1, -1};
+    CHECK_EQ_INT(store_campaign_save(s, &added, 9000, &campaign, &err), 0);
+    CHECK(campaign > 0);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM campaigns WHERE name = 'winback' AND description = 'Lapsed buyers'"
+                              " AND module = 'relate' AND source = 'return {}' AND trigger = 'once' AND active = 0"
+                              " AND revision = 0 AND next_run_at IS NULL AND created_at = 9000 AND updated_at = 9000"), 1);
+    CHECK_EQ_INT(store_campaigns_revision(s, &revision, &err), 0);
+    CHECK_EQ_INT(revision, before + 1);   /* a campaign added */
+    store_campaign started = {"winback", NULL, NULL, NULL, "daily 09:00", 1, 12000};
+    CHECK_EQ_INT(store_campaign_save(s, &started, 9500, &same, &err), 0);
+    CHECK_EQ_INT(same, campaign);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM campaigns WHERE name = 'winback' AND description = 'Lapsed buyers'"
+                              " AND source = 'return {}' AND trigger = 'daily 09:00' AND active = 1 AND revision = 1"
+                              " AND next_run_at = 12000 AND created_at = 9000 AND updated_at = 9500"), 1);
+    CHECK_EQ_INT(store_campaigns_revision(s, &revision, &err), 0);
+    CHECK_EQ_INT(revision, before + 2);   /* started */
+    store_campaign rescheduled = {"winback", NULL, NULL, NULL, NULL, -1, 0};
+    CHECK_EQ_INT(store_campaign_save(s, &rescheduled, 9600, &same, &err), 0);
+    CHECK_EQ_INT(query_int(s, "SELECT active * 10 + revision FROM campaigns WHERE name = 'winback'"), 11);
+    CHECK_EQ_INT(query_int(s, "SELECT next_run_at FROM campaigns WHERE name = 'winback'"), 0);
+    CHECK_EQ_INT(store_campaigns_revision(s, &revision, &err), 0);
+    CHECK_EQ_INT(revision, before + 2);   /* neither started nor stopped */
+    CHECK_EQ_INT(store_campaign_find(s, "winback", &same, &err), 1);
+    CHECK_EQ_INT(same, campaign);
+
+    /* One run per period: the same period again is the run there. */
+    CHECK_EQ_INT(store_campaign_run_add(s, &o, campaign, "2026-11-23T09:00Z", &run, &err), 1);
+    CHECK(run > 0);
+    CHECK_EQ_INT(store_campaign_run_add(s, &later, campaign, "2026-11-23T09:00Z", &again, &err), 0);
+    CHECK_EQ_INT(again, run);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM campaign_runs WHERE period = '2026-11-23T09:00Z'"
+                              " AND status = 'running' AND started_at = 9000 AND event_id = 1 AND finished_at IS NULL"), 1);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM audit WHERE effect = 'campaign_run' AND plugin = 'campaigns'"), 1);
+
+    /* The arm is decided once. */
+    CHECK_EQ_INT(store_campaign_member_add(s, &o, campaign, customer, "treated", run, arm, &err), 1);
+    CHECK_EQ_STR(arm, "treated");
+    CHECK_EQ_INT(store_campaign_member_add(s, &later, campaign, customer, "holdout", 0, arm, &err), 0);
+    CHECK_EQ_STR(arm, "treated");
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM campaign_members WHERE arm = 'treated' AND entered_at = 9000"
+                              " AND run_id IS NOT NULL AND event_id = 1"), 1);
+
+    /* Actions: the campaign is the run's; a message names the run. */
+    CHECK_EQ_INT(store_outbox_add(s, &o, customer, "email", "winback", NULL, &outbox, &err), 0);
+    store_campaign_action points = {"points", 500, 0, 0, "{\"entry\":7}", 0},
+                          send = {"send", 0, 250, 1, NULL, outbox};
+    CHECK_EQ_INT(store_campaign_action_add(s, &o, run, customer, &points, &err), 0);
+    CHECK_EQ_INT(store_campaign_action_add(s, &o, run, customer, &send, &err), 0);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM campaign_actions a JOIN campaigns k ON k.id = a.campaign_id"
+                              " WHERE k.name = 'winback' AND a.at = 9000 AND a.event_id = 1"), 2);
+    CHECK_EQ_INT(query_int(s, "SELECT SUM(points) * 1000000 + SUM(money_cents) * 10 + SUM(contact)"
+                              " FROM campaign_actions"), 500002501);
+    CHECK_EQ_INT(query_int(s, "SELECT json_extract(detail, '$.entry') FROM campaign_actions WHERE kind = 'points'"), 7);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM outbox o JOIN campaign_runs r ON r.id = o.campaign_run_id"
+                              " WHERE o.template = 'winback' AND r.period = '2026-11-23T09:00Z'"), 1);
+
+    /* A journey: on a step, due now or later, ended with no step. */
+    CHECK_EQ_INT(store_journey_set(s, &o, campaign, customer, "welcome", 0, &err), 0);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM journeys WHERE step = 'welcome' AND due_at = 9000"
+                              " AND entered_at = 9000 AND updated_at = 9000"), 1);
+    CHECK_EQ_INT(store_journey_set(s, &later, campaign, customer, "reminder", 20000, &err), 0);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM journeys WHERE step = 'reminder' AND due_at = 20000"
+                              " AND entered_at = 9000 AND updated_at = 9600 AND event_id = 2"), 1);
+    CHECK_EQ_INT(store_journey_set(s, &later, campaign, customer, NULL, 0, &err), 0);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM journeys WHERE step IS NULL AND due_at IS NULL"
+                              " AND entered_at = 9000"), 1);
+
+    CHECK_EQ_INT(store_campaign_run_end(s, &later, run, "done", "{\"acted\":1}", &err), 0);
+    CHECK_EQ_INT(store_commit(s, &err), 0);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM campaign_runs WHERE status = 'done' AND finished_at = 9600"
+                              " AND json_extract(stats, '$.acted') = 1"), 1);
+
+    /* The schema refuses an arm or a kind of action it does not know. */
+    store_id other = 0;
+    CHECK_EQ_INT(store_begin(s, &err), 0);
+    CHECK_EQ_INT(store_customer_ensure(s, "camp-2", 9000, &other, &err), 0);
+    CHECK(store_campaign_member_add(s, &o, campaign, other, "control", 0, arm, &err) < 0);
+    store_campaign_action refund = {"refund", 0, 0, 0, NULL, 0};
+    CHECK(store_campaign_action_add(s, &o, run, other, &refund, &err) < 0);
+    store_rollback(s);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM campaign_members"), 1);
+    CHECK_EQ_INT(query_int(s, "SELECT COUNT(*) FROM campaign_actions"), 2);
+}
+
 int main(void)
 {
     char path[256];
@@ -505,6 +646,7 @@ int main(void)
     test_queries_are_read_only(s);
     test_cells(s);
     test_lots_and_refunds(s);
+    test_campaigns(s);
     store_close(s);
     test_ledger_append_only();
 
