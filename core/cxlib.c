@@ -363,6 +363,13 @@ static int cx_refresh(lua_State *L)
     return 0;
 }
 
+/* cx.serving() [-0, +1, -]: whether this is `cxhost serve`. */
+static int cx_serving(lua_State *L)
+{
+    lua_pushboolean(L, session_serving(cx_session(L)));
+    return 1;
+}
+
 /* cx.plugins() [-0, +1, m] */
 static int cx_plugins(lua_State *L)
 {
@@ -513,7 +520,7 @@ void cxlib_add(lua_State *L, int env, const char *owner, void *ud)
 {
     static const luaL_Reg top[] = {
         {"query", cx_query}, {"customer", cx_customer}, {"ingest", cx_ingest},
-        {"refresh", cx_refresh}, {"plugins", cx_plugins}, {NULL, NULL}};
+        {"refresh", cx_refresh}, {"plugins", cx_plugins}, {"serving", cx_serving}, {NULL, NULL}};
     static const luaL_Reg time_fns[] = {
         {"iso", cx_time_iso}, {"date", cx_time_date}, {"parse", cx_time_parse}, {"now", cx_time_now}, {NULL, NULL}};
     static const luaL_Reg money_fns[] = {{"format", cx_money_format}, {"parse", cx_money_parse}, {NULL, NULL}};

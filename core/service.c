@@ -1016,6 +1016,7 @@ int service_run(session *s, const service_options *o, cx_error *err)
         buf_free(&config);
     }
     session_set_print_to_stderr(s, 1);
+    session_set_serving(s, 1);
     loop_timers_set_log(session_timers(s), timer_log, svc);
     say(svc, "client '%s' listening on %s (%d plugins)%s%s", session_client(s), svc->address,
           plugin_count(session_plugins(s)), o->repl_path ? "; REPL on unix:" : "", o->repl_path ? o->repl_path : "");
@@ -1023,6 +1024,7 @@ int service_run(session *s, const service_options *o, cx_error *err)
     say(svc, "stopped: %lld lines received, %lld events stored, %lld duplicates, in %lld commits",
           (long long)svc->received, (long long)svc->stored, (long long)svc->duplicates, (long long)svc->batches);
     session_set_print_to_stderr(s, 0);
+    session_set_serving(s, 0);
     loop_timers_set_log(session_timers(s), NULL, NULL);
     rc = 0;
 done:

@@ -24,6 +24,7 @@ struct session {
     void *redirect_ud;
     int config_ref;
     int print_to_stderr;
+    int serving;            /* running as `cxhost serve` (cx.serving()) */
 };
 
 static void session_print(void *ud, const char *owner, const char *line)
@@ -477,6 +478,8 @@ const char *session_client(const session *s) { return s->client; }
 const char *session_home(const session *s) { return s->home; }
 const char *session_dir(const session *s) { return s->dir; }
 void session_set_print_to_stderr(session *s, int on) { s->print_to_stderr = on; }
+void session_set_serving(session *s, int on) { s->serving = on; }
+int session_serving(const session *s) { return s->serving; }
 
 void session_redirect_print(session *s, luahost_print_fn fn, void *ud)
 {

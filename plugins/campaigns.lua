@@ -312,9 +312,13 @@ local function advance_journeys(ctx, as_of)
   end
 end
 
--- In the service: runs what is due (a schedule's slot, a journey's step).
+-- In the service (not in a REPL, which keeps timers going too): runs what
+-- is due (a schedule's slot, a journey's step).
 -- A slot missed while the service was down runs once, as the latest slot.
 local function tick(ctx)
+  if not cx.serving() then
+    return   -- the service is the client's clock; a REPL is not
+  end
   load_active(ctx)
   local now = cx.time.now()
   for _, row in ipairs(cx.query([[SELECT name, next_run_at FROM campaigns

@@ -36,6 +36,10 @@ const char *session_dir(const session *s);      /* HOME/clients/NAME */
 /* Where print() in plugins and scripts goes: stdout for scripts (the
  * default), stderr with a prefix while importing. */
 void session_set_print_to_stderr(session *s, int on);
+/* Whether the session runs as `cxhost serve`: the service is the client's
+ * clock (the campaigns plugin runs scheduled campaigns only there). */
+void session_set_serving(session *s, int on);
+int session_serving(const session *s);
 /* Sends print() elsewhere (the REPL gathering a statement's output); fn
  * NULL puts it back. */
 void session_redirect_print(session *s, luahost_print_fn fn, void *ud);
