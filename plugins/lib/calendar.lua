@@ -55,6 +55,9 @@ local function month_days(y, m)
   return MONTH_DAYS[m]
 end
 
+-- The civil calendar, for other libraries (cx.loyalty adds months with it).
+M.days_from_civil, M.civil_from_days, M.month_days = days_from_civil, civil_from_days, month_days
+
 -- Day number d's weekday, 0 = Sunday: 1970-01-01 was a Thursday.
 local function weekday(d)
   return (d + 4) % 7

@@ -29,6 +29,20 @@ local function time_arg()
   return t
 end
 
+-- The campaign of the file and the time of --at: or nil, then the exit
+-- status and the message.
+local function campaign_at()
+  local c, err = compile()
+  if not c then
+    return nil, 1, err
+  end
+  local at, why = time_arg()
+  if not at then
+    return nil, 2, why
+  end
+  return c, at
+end
+
 local function percent(share)
   return ("%g%%"):format(math.floor(share * 1000 + 0.5) / 10)
 end
@@ -175,13 +189,9 @@ local function print_run(name, period)
 end
 
 local function run()
-  local c, err = compile()
+  local c, at, why = campaign_at()
   if not c then
-    return 1, err
-  end
-  local at, why = time_arg()
-  if not at then
-    return 2, why
+    return at, why
   end
   if arg.dry_run then
     return dry_run(c, at)
@@ -227,13 +237,9 @@ local function next_revision(name)
 end
 
 local function start()
-  local c, err = compile()
+  local c, at, why = campaign_at()
   if not c then
-    return 1, err
-  end
-  local at, why = time_arg()
-  if not at then
-    return 2, why
+    return at, why
   end
   cx.ingest({ id = ("campaign:%s:start:%d"):format(c.name, next_revision(c.name)), type = "campaign", at = at,
               data = { campaign = c.name, action = "start", source = arg.source, file = target } })
