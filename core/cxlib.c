@@ -14,6 +14,7 @@
 #include "cxhost/plugin.h"
 #include "cxhost/session.h"
 #include "cxhost/utc.h"
+#include "cxhost/mathlib.h"
 
 /* The registry key (its address) of the built-in libraries, name -> table. */
 static const char library_key = 0;
@@ -534,6 +535,7 @@ void cxlib_add(lua_State *L, int env, const char *owner, void *ud)
     add_group(L, s, "time", time_fns);
     add_group(L, s, "money", money_fns);
     add_group(L, s, "json", json_fns);
+    mathlib_add(L);
     lua_pushstring(L, session_client(s));
     lua_setfield(L, -2, "client");
     /* Each library, as a copy: what one plugin does to it stays its own. */
