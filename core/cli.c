@@ -44,6 +44,7 @@ struct args {
     const char *repl;
     const char *max_line;
     const char *connect;     /* repl */
+    const char *output;      /* report -o */
     const char *period;      /* campaign */
     const char *source;      /* campaign: the file's text, read here */
     int dry_run;
@@ -419,6 +420,14 @@ static int parse_as_of(const struct args *a, const char *command, int64_t *as_of
     return 0;
 }
 
+/* print() of a report written to a file (-o). */
+static void print_to_file(void *ud, const char *owner, const char *line)
+{
+    (void)owner;
+    fputs(line, ud);
+    fputc('\n', ud);
+}
+
 static int cmd_report(struct args *a)
 {
     if (a->npositional < 1) {
@@ -461,13 +470,42 @@ static int cmd_report(struct args *a)
         session_close(s);
         return EXIT_FAILED;
     }
-    buf chunkname = BUF_INIT, what = BUF_INIT;
+    buf chunkname = BUF_INIT, what = BUF_INIT, partial = BUF_INIT;
     buf_printf(&chunkname, "@%s", f->path);
     buf_printf(&what, "report %s", a->positional[0]);
+    /* -o FILE: the report is written beside FILE and put in its place only
+     * when whole, so a failed report leaves no half-written file. */
+    FILE *out = NULL;
+    if (a->output) {
+        buf_printf(&partial, "%s.partial", a->output);
+        if (!(out = fopen(partial.data, "w"))) {
+            fprintf(stderr, "cxhost report: %s: cannot write it\n", partial.data);
+            buf_free(&chunkname);
+            buf_free(&what);
+            buf_free(&partial);
+            session_close(s);
+            return EXIT_FAILED;
+        }
+        session_redirect_print(s, print_to_file, out);
+    }
     int status = run_chunk(s, f->text, f->size, chunkname.data, what.data, 0, a->npositional - 1,
                            (char **)a->positional + 1, RESULTS_PRINT, a);
+    if (out) {
+        session_redirect_print(s, NULL, NULL);
+        int written = !ferror(out);
+        written &= fclose(out) == 0;
+        if (status == EXIT_OK && (!written || rename(partial.data, a->output) != 0)) {
+            fprintf(stderr, "cxhost report: %s: cannot write it\n", a->output);
+            status = EXIT_FAILED;
+        }
+        if (status != EXIT_OK)
+            remove(partial.data);
+        else
+            printf("wrote %s\n", a->output);
+    }
     buf_free(&chunkname);
     buf_free(&what);
+    buf_free(&partial);
     session_close(s);
     return status;
 }
@@ -751,7 +789,7 @@ static const struct command commands[] = {
      "Runs every plugin's on_refresh hook, which updates what changes with time\n"
      "alone (a customer becoming lapsed). DATE defaults to the latest event's time.\n"
      "Imports do this by themselves at the end.\n"},
-    {"report", cmd_report, "cxhost report REPORT --client NAME [--format table|csv|json] [--as-of DATE]",
+    {"report", cmd_report, "cxhost report REPORT --client NAME [--format table|csv|json] [--as-of DATE] [-o FILE]",
      "Prints a report on the client's data. Reports:\n"
      "  summary      customers, events, revenue, lifecycle stages, best customers\n"
      "  experience   the five experience modules (sense, feel, think, act, relate):\n"
@@ -760,7 +798,9 @@ static const struct command commands[] = {
      "  rfm          buyers by recency, frequency and monetary value: the RFM\n"
      "               segments (champions, loyal, ... lost) and the R x F grid\n"
      "  --format F   table (default), csv or json (the experience and rfm reports)\n"
-     "  --as-of DATE judge scores at DATE (default: the latest event's time)\n"},
+     "  --as-of DATE judge scores at DATE (default: the latest event's time)\n"
+     "  -o FILE      write the report to FILE (whole, or not at all) instead of\n"
+     "               printing it\n"},
     {"check", cmd_check, "cxhost check --client NAME",
      "Checks the client's loyalty ledger and refunds against each other and\n"
      "prints every problem found: every customer's entries replayed (their\n"
@@ -940,6 +980,8 @@ static int parse_args(const char *command, int argc, char **argv, struct args *a
             rc = option_value(argc, argv, &i, &a->connect);
         else if (strcmp(arg, "--no-watch") == 0)
             a->no_watch = 1;
+        else if (strcmp(arg, "--output") == 0 || strcmp(arg, "-o") == 0)
+            rc = option_value(argc, argv, &i, &a->output);
         else if (strcmp(arg, "--period") == 0)
             rc = option_value(argc, argv, &i, &a->period);
         else if (strcmp(arg, "--dry-run") == 0)
