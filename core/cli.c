@@ -45,6 +45,8 @@ struct args {
     const char *max_line;
     const char *connect;     /* repl */
     const char *output;      /* report -o */
+    const char *calibration_end;   /* report value */
+    const char *horizon;
     const char *period;      /* campaign */
     const char *source;      /* campaign: the file's text, read here */
     int dry_run;
@@ -300,6 +302,8 @@ static int run_chunk(session *s, const char *text, size_t len, const char *chunk
         set_arg(L, "id", options->id);
         set_arg(L, "at", options->at);
         set_arg(L, "period", options->period);
+        set_arg(L, "calibration_end", options->calibration_end);
+        set_arg(L, "horizon", options->horizon);
         set_arg(L, "source", options->source);
         if (options->dry_run) {
             lua_pushboolean(L, 1);
@@ -789,7 +793,9 @@ static const struct command commands[] = {
      "Runs every plugin's on_refresh hook, which updates what changes with time\n"
      "alone (a customer becoming lapsed). DATE defaults to the latest event's time.\n"
      "Imports do this by themselves at the end.\n"},
-    {"report", cmd_report, "cxhost report REPORT --client NAME [--format table|csv|json] [--as-of DATE] [-o FILE]",
+    {"report", cmd_report,
+     "cxhost report REPORT --client NAME [--format table|csv|json] [--as-of DATE] [--calibration-end DATE] "
+     "[--horizon 52w] [-o FILE]",
      "Prints a report on the client's data. Reports:\n"
      "  summary      customers, events, revenue, lifecycle stages, best customers\n"
      "  experience   the five experience modules (sense, feel, think, act, relate):\n"
@@ -797,7 +803,13 @@ static const struct command commands[] = {
      "               experience grid of touchpoints against modules\n"
      "  rfm          buyers by recency, frequency and monetary value: the RFM\n"
      "               segments (champions, loyal, ... lost) and the R x F grid\n"
-     "  --format F   table (default), csv or json (the experience and rfm reports)\n"
+     "  value        customer value: the BG/NBD and Gamma-Gamma models fitted on\n"
+     "               the purchases, expected purchases and lifetime value, and the\n"
+     "               holdout check of predicted against actual repeat purchases\n"
+     "               (--calibration-end DATE ends the fit's period; --horizon\n"
+     "               52w|90d|12m is how far ahead purchases are expected)\n"
+     "  html         all of it as one page to look at (-o FILE.html)\n"
+     "  --format F   table (default), csv or json (the experience, rfm and value reports)\n"
      "  --as-of DATE judge scores at DATE (default: the latest event's time)\n"
      "  -o FILE      write the report to FILE (whole, or not at all) instead of\n"
      "               printing it\n"},
@@ -980,6 +992,10 @@ static int parse_args(const char *command, int argc, char **argv, struct args *a
             rc = option_value(argc, argv, &i, &a->connect);
         else if (strcmp(arg, "--no-watch") == 0)
             a->no_watch = 1;
+        else if (strcmp(arg, "--calibration-end") == 0)
+            rc = option_value(argc, argv, &i, &a->calibration_end);
+        else if (strcmp(arg, "--horizon") == 0)
+            rc = option_value(argc, argv, &i, &a->horizon);
         else if (strcmp(arg, "--output") == 0 || strcmp(arg, "-o") == 0)
             rc = option_value(argc, argv, &i, &a->output);
         else if (strcmp(arg, "--period") == 0)

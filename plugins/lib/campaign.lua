@@ -399,6 +399,57 @@ function words.inactive(t)
   return history("inactive", {}, ("MAX(e.at) <= %s"):format("?3 - " .. t.days * DAY), describe("inactive", t))
 end
 
+-- A segment of the customers whose value (cx.value: BG/NBD and Gamma-Gamma
+-- fitted on the client's purchases) passes `keep`. The models are fitted
+-- once, when the segment is first used, and kept while the campaign is
+-- loaded: fitting for every event would cost far more than it tells.
+local function value_segment(kind, text, keep)
+  local fit
+  local function value_of(who)
+    fit = fit or cx.value.fit()
+    local v = cx.value.customer(who, fit)
+    return v and keep(v)
+  end
+  return segment(kind, text, function()
+    fit = fit or cx.value.fit()
+    local set = {}
+    for _, row in ipairs(fit.rows) do
+      if value_of(row.customer) then
+        set[row.customer] = true
+      end
+    end
+    return set
+  end, function(_, who)
+    return value_of(who) and true or false
+  end)
+end
+
+-- clv{ at_least = "100.00", at_most = }: the customer's lifetime value
+-- (cx.value: the next 12 months' purchases, discounted 1% a month).
+function words.clv(t)
+  check_keys("clv", t, { at_least = true, at_most = true })
+  local low = money_arg("clv{at_least}", t.at_least) or math.mininteger
+  local high = money_arg("clv{at_most}", t.at_most) or math.maxinteger
+  return value_segment("clv", describe("clv", t), function(v)
+    return v.clv_cents and v.clv_cents >= low and v.clv_cents <= high
+  end)
+end
+
+-- p_alive{ at_least = 0.5, at_most = }: the chance that the customer is
+-- still a customer (cx.value, BG/NBD).
+function words.p_alive(t)
+  check_keys("p_alive", t, { at_least = true, at_most = true })
+  for _, k in ipairs({ "at_least", "at_most" }) do
+    if t[k] ~= nil and (type(t[k]) ~= "number" or t[k] < 0 or t[k] > 1) then
+      error(("p_alive{...}: %s must be a number from 0 to 1"):format(k), 2)
+    end
+  end
+  local low, high = t.at_least or 0, t.at_most or 1
+  return value_segment("p_alive", describe("p_alive", t), function(v)
+    return v.p_alive >= low and v.p_alive <= high
+  end)
+end
+
 -- query(sql, ...): any SELECT with a column `customer` (the customer's id).
 function words.query(sql, ...)
   if type(sql) ~= "string" then
