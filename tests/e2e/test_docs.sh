@@ -39,7 +39,7 @@ CXHOST=$(cd "$(dirname "$CXHOST")" && pwd)/$(basename "$CXHOST")
 UPDATE=0
 [ "${1:-}" = "--update" ] && UPDATE=1
 
-MARKDOWN=(README.md docs/user-guide.md docs/plugins.md docs/store.md docs/generator.md docs/experience.md docs/loyalty.md docs/refunds.md docs/repl.md docs/service.md docs/campaigns.md)
+MARKDOWN=(README.md docs/user-guide.md docs/plugins.md docs/store.md docs/generator.md docs/experience.md docs/loyalty.md docs/refunds.md docs/repl.md docs/service.md docs/campaigns.md docs/value.md)
 EXAMPLES=$SRC/docs/examples
 
 TMP=$(mktemp -d)
