@@ -1241,6 +1241,52 @@ function Run:journey(who, i, entered_at, since, event)
   return nil
 end
 
+-- --- what a campaign did -------------------------------------------------------------
+
+-- Treated against held out for campaign `id` (its row in campaigns), with
+-- `response` ({ event, days }): each arm's customers, those who responded (an
+-- event of that type within `days` of entering), their revenue in that time
+-- (sum and sum of squares, for the interval), the points, money and
+-- contacts spent; and the uplift in response rate and in revenue per
+-- customer with their 95% intervals (cx.uplift). A group of one gives no
+-- interval: one customer says nothing of a spread.
+function M.outcome(id, response)
+  local function arm()
+    return { n = 0, responded = 0, revenue = 0, revenue_sq = 0.0, points = 0, money_cents = 0, contacts = 0 }
+  end
+  local groups = { treated = arm(), holdout = arm() }
+  for _, row in ipairs(cx.query([[
+      WITH per AS (
+        SELECT m.arm, m.customer_id,
+          EXISTS (SELECT 1 FROM events e WHERE e.customer_id = m.customer_id AND e.type = ?2
+                  AND e.at > m.entered_at AND e.at <= m.entered_at + ?3) AS responded,
+          (SELECT COALESCE(SUM(e.amount_cents), 0) FROM events e WHERE e.customer_id = m.customer_id
+                  AND e.type IN (SELECT value FROM json_each(?4))
+                  AND e.at > m.entered_at AND e.at <= m.entered_at + ?3) AS revenue
+        FROM campaign_members m WHERE m.campaign_id = ?1)
+      SELECT arm, COUNT(*) AS n, SUM(responded) AS responded, SUM(revenue) AS revenue,
+        SUM(revenue * 1.0 * revenue) AS revenue_sq FROM per GROUP BY arm]],
+      id, response.event, response.days * DAY, purchase_types())) do
+    local g = groups[row.arm]
+    g.n, g.responded, g.revenue, g.revenue_sq = row.n, row.responded, row.revenue, row.revenue_sq
+  end
+  for _, row in ipairs(cx.query([[SELECT COALESCE(m.arm, 'treated') AS arm, SUM(a.points) AS points,
+      SUM(a.money_cents) AS money_cents, SUM(a.contact) AS contacts FROM campaign_actions a
+      LEFT JOIN campaign_members m ON m.campaign_id = a.campaign_id AND m.customer_id = a.customer_id
+      WHERE a.campaign_id = ?1 GROUP BY 1]], id)) do
+    local g = groups[row.arm]
+    g.points, g.money_cents, g.contacts = row.points, row.money_cents, row.contacts
+  end
+  local t, h = groups.treated, groups.holdout
+  local rate = cx.uplift.proportions(t.responded, t.n, h.responded, h.n)
+  if rate.diff and (t.n < 2 or h.n < 2) then
+    rate.diff, rate.se, rate.low, rate.high, rate.relative = nil, nil, nil, nil, nil
+    rate.reason = t.n < 2 and "too few treated customers" or "too few holdout customers"
+  end
+  local revenue = cx.uplift.means(t.revenue, t.revenue_sq, t.n, h.revenue, h.revenue_sq, h.n)
+  return { treated = t, holdout = h, rate = rate, revenue = revenue }
+end
+
 -- The run's outcome as a status ("done" or "stopped") and one line for people.
 function Run:summary()
   local s = self.stats

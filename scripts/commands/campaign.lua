@@ -304,42 +304,8 @@ local function report()
   end
   local c = k.source and C.compile(k.source, "campaign " .. k.name)
   local response = c and c.response or { event = "purchase", days = 30 }
-  local config = cx.loyalty.plugin_config("lifecycle")
-  local purchases = cx.json.encode(config and config.purchase_types or { "purchase" })
-  local groups = { treated = { n = 0, responded = 0, revenue = 0, revenue_sq = 0.0, points = 0, money_cents = 0,
-                               contacts = 0 },
-                   holdout = { n = 0, responded = 0, revenue = 0, revenue_sq = 0.0, points = 0, money_cents = 0,
-                               contacts = 0 } }
-  for _, row in ipairs(cx.query([[
-      WITH per AS (
-        SELECT m.arm, m.customer_id,
-          EXISTS (SELECT 1 FROM events e WHERE e.customer_id = m.customer_id AND e.type = ?2
-                  AND e.at > m.entered_at AND e.at <= m.entered_at + ?3) AS responded,
-          (SELECT COALESCE(SUM(e.amount_cents), 0) FROM events e WHERE e.customer_id = m.customer_id
-                  AND e.type IN (SELECT value FROM json_each(?4))
-                  AND e.at > m.entered_at AND e.at <= m.entered_at + ?3) AS revenue
-        FROM campaign_members m WHERE m.campaign_id = ?1)
-      SELECT arm, COUNT(*) AS n, SUM(responded) AS responded, SUM(revenue) AS revenue,
-        SUM(revenue * 1.0 * revenue) AS revenue_sq FROM per GROUP BY arm]],
-      k.id, response.event, response.days * 86400, purchases)) do
-    local g = groups[row.arm]
-    g.n, g.responded, g.revenue, g.revenue_sq = row.n, row.responded, row.revenue, row.revenue_sq
-  end
-  for _, row in ipairs(cx.query([[SELECT COALESCE(m.arm, 'treated') AS arm, SUM(a.points) AS points,
-      SUM(a.money_cents) AS money_cents, SUM(a.contact) AS contacts FROM campaign_actions a
-      LEFT JOIN campaign_members m ON m.campaign_id = a.campaign_id AND m.customer_id = a.customer_id
-      WHERE a.campaign_id = ?1 GROUP BY 1]], k.id)) do
-    local g = groups[row.arm]
-    g.points, g.money_cents, g.contacts = row.points, row.money_cents, row.contacts
-  end
-  local t, h = groups.treated, groups.holdout
-  local rate = cx.uplift.proportions(t.responded, t.n, h.responded, h.n)
-  -- A rate from one customer says nothing of its spread: no interval.
-  if rate.diff and (t.n < 2 or h.n < 2) then
-    rate.diff, rate.se, rate.low, rate.high, rate.relative = nil, nil, nil, nil, nil
-    rate.reason = t.n < 2 and "too few treated customers" or "too few holdout customers"
-  end
-  local revenue = cx.uplift.means(t.revenue, t.revenue_sq, t.n, h.revenue, h.revenue_sq, h.n)
+  local o = C.outcome(k.id, response)
+  local t, h, rate, revenue = o.treated, o.holdout, o.rate, o.revenue
   local runs = cx.query([[SELECT COUNT(*) AS n, MAX(started_at) AS last FROM campaign_runs WHERE campaign_id = ?1]],
     k.id)[1]
   if arg.format == "json" then

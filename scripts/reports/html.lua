@@ -1066,35 +1066,12 @@ add("campaigns", "Campaign uplift", function()
   for _, k in ipairs(list) do
     local c = k.source and cx.campaign.compile(k.source, "campaign " .. k.name)
     local response = c and c.response or { event = "purchase", days = 30 }
-    local g = { treated = { n = 0, responded = 0, revenue = 0, revenue_sq = 0.0 },
-                holdout = { n = 0, responded = 0, revenue = 0, revenue_sq = 0.0 } }
-    for _, row in ipairs(cx.query([[
-        WITH per AS (
-          SELECT m.arm, m.customer_id,
-            EXISTS (SELECT 1 FROM events e WHERE e.customer_id = m.customer_id AND e.type = ?2
-                    AND e.at > m.entered_at AND e.at <= m.entered_at + ?3) AS responded,
-            (SELECT COALESCE(SUM(e.amount_cents), 0) FROM events e WHERE e.customer_id = m.customer_id
-                    AND e.type IN (SELECT value FROM json_each(?4))
-                    AND e.at > m.entered_at AND e.at <= m.entered_at + ?3) AS revenue
-          FROM campaign_members m WHERE m.campaign_id = ?1)
-        SELECT arm, COUNT(*) AS n, SUM(responded) AS responded, SUM(revenue) AS revenue,
-          SUM(revenue * 1.0 * revenue) AS revenue_sq FROM per GROUP BY arm]],
-        k.id, response.event, response.days * 86400, purchase_types)) do
-      local grp = g[row.arm]
-      if grp then
-        grp.n, grp.responded, grp.revenue, grp.revenue_sq = row.n, row.responded, row.revenue, row.revenue_sq
-      end
-    end
-    local t, h = g.treated, g.holdout
+    local o = cx.campaign.outcome(k.id, response)
+    local t, h = o.treated, o.holdout
     if t.n + h.n == 0 then
       waiting[#waiting + 1] = k.name
     else
-      local rate = cx.uplift.proportions(t.responded, t.n, h.responded, h.n)
-      if rate.diff and (t.n < 2 or h.n < 2) then
-        rate.diff, rate.low, rate.high = nil, nil, nil
-        rate.reason = t.n < 2 and "too few treated customers" or "too few holdout customers"
-      end
-      local revenue = cx.uplift.means(t.revenue, t.revenue_sq, t.n, h.revenue, h.revenue_sq, h.n)
+      local rate, revenue = o.rate, o.revenue
       results[#results + 1] = { k = k, response = response, t = t, h = h, rate = rate, revenue = revenue }
     end
   end
