@@ -334,8 +334,7 @@ local function money_arg(fn, v)
 end
 
 local function purchase_types()
-  local config = cx.loyalty.plugin_config("lifecycle")
-  return cx.json.encode(config and config.purchase_types or { "purchase" })
+  return cx.value.purchase_types()
 end
 
 -- A segment from the customers' purchases: count, money and the time of the

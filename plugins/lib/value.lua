@@ -119,11 +119,13 @@ local function unit_days(fn, unit)
   return days
 end
 
--- The event types that are purchases: the lifecycle plugin's purchase_types.
-local function purchase_types()
+-- The event types that are purchases, the lifecycle plugin's purchase_types,
+-- as a JSON list for SQL's json_each (campaigns and the reports use it too).
+function M.purchase_types()
   local config = cx.loyalty.plugin_config("lifecycle")
   return cx.json.encode(config and config.purchase_types or { "purchase" })
 end
+local purchase_types = M.purchase_types
 
 --------------------------------------------------------------------------------
 -- The summary

@@ -34,11 +34,7 @@ end
 
 -- A number with a fixed count of decimals; "-0.0" (a tiny negative rounded away) is shown
 -- as "0.0", so nobody reads a sign into nothing.
-local function decimals(x, places)
-  local text = ("%." .. places .. "f"):format(x)
-  if text:match("^%-[0.]+$") then text = text:sub(2) end
-  return text
-end
+local decimals = cx.report.decimals
 
 -- csv: one long table, one measure per row, easy to filter and pivot in a spreadsheet.
 if format == "csv" then
@@ -130,11 +126,7 @@ local function module_heads()
 end
 
 -- NPS with its sign, as it is usually written: +12.5, -3.0, and 0.0 without one.
-local function signed(score)
-  local text = decimals(score, 1)
-  if score > 0 and text ~= "0.0" then text = "+" .. text end
-  return text
-end
+local signed = cx.report.signed
 
 -- The entries of NPS or CSAT that are there: overall first, then the stages in order.
 local function entries(by)

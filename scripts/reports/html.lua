@@ -34,11 +34,7 @@ local function esc(value)
 end
 
 -- A number with `places` decimals; "-0.0" is shown as "0.0".
-local function decimals(x, places)
-  local text = ("%." .. (places or 1) .. "f"):format(x)
-  if text:match("^%-[0.]+$") then text = text:sub(2) end
-  return text
-end
+local decimals = cx.report.decimals
 
 -- A coordinate for SVG: one decimal at most.
 local function num(x)
@@ -52,11 +48,7 @@ local function percent(share)
 end
 
 -- NPS with its sign: +12.5, -3.0, 0.0.
-local function signed(score)
-  local text = decimals(score, 1)
-  if score > 0 and text ~= "0.0" then text = "+" .. text end
-  return text
-end
+local signed = cx.report.signed
 
 -- A score 0-100 as a whole number, halves up.
 local function whole(x)
@@ -207,8 +199,7 @@ local totals = cx.query([[
   SELECT (SELECT COUNT(*) FROM customers) AS customers, COUNT(*) AS events,
          MIN(at) AS first_at, MAX(at) AS last_at
   FROM events WHERE type <> 'campaign']])[1]
-local lifecycle_config = cx.loyalty.plugin_config("lifecycle")
-local purchase_types = cx.json.encode(lifecycle_config and lifecycle_config.purchase_types or { "purchase" })
+local purchase_types = cx.value.purchase_types()
 local sales = cx.query([[
   SELECT COUNT(*) AS purchases, COALESCE(SUM(amount_cents), 0) AS revenue, COUNT(DISTINCT customer_id) AS buyers
   FROM events WHERE type IN (SELECT value FROM json_each(?1))]], purchase_types)[1]
